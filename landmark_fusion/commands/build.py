@@ -1,0 +1,7 @@
+"""`fuse build`."""
+import click
+
+
+@click.group("build")
+def build() -> None:
+    """(being written)"""

@@ -1,0 +1,7 @@
+"""`fuse corr`."""
+import click
+
+
+@click.group("corr")
+def corr() -> None:
+    """(being written)"""

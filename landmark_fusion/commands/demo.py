@@ -1,0 +1,7 @@
+"""`fuse demo`."""
+import click
+
+
+@click.group("demo")
+def demo() -> None:
+    """(being written)"""

@@ -1,0 +1,7 @@
+"""`fuse model`."""
+import click
+
+
+@click.group("model")
+def model() -> None:
+    """(being written)"""

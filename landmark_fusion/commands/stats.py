@@ -1,0 +1,7 @@
+"""`fuse stats`."""
+import click
+
+
+@click.group("stats")
+def stats() -> None:
+    """(being written)"""

@@ -1,0 +1,33 @@
+"""What the native-format writers take: one face with its image and its scheme's points.
+
+The writers serve two users: the embedded demo (synthetic mini-databases) and the tests (fixtures for
+formats without a real sample). Each writer lays files out exactly as the database distributes them,
+so that the matching reader in ``landmark_fusion.sources`` reads them back unchanged.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class FixtureFace:
+    """A face to write: points in the database's native index order, 0-based pixel centres."""
+
+    image: np.ndarray                 # (H, W, 3) uint8 RGB
+    points: np.ndarray                # (K, 2) float64, 0-based, native scheme order
+    visible: np.ndarray | None = None  # (K,) bool; None = all visible
+    name: str = ""                    # file stem hint (writers make it valid for the layout)
+    split: str = "train"              # train | val | test
+    yaw: float = math.nan             # degrees, positive = face turned towards image-left
+    pose: tuple[float, float, float] | None = None  # (pitch, yaw, roll) radians, for Pose_Para
+    points3d: np.ndarray | None = None  # (K, 3) with depth, where a format stores it (pt3d_68)
+    extra: dict[str, Any] = field(default_factory=dict)  # format-specific (e.g. aflw21 for AFLW2000-3D)
+
+    def visibility(self) -> np.ndarray:
+        if self.visible is None:
+            return np.ones(len(self.points), dtype=bool)
+        return np.asarray(self.visible, dtype=bool)

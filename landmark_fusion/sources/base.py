@@ -1,0 +1,139 @@
+"""What every database reader produces, and the rules all readers share.
+
+A reader (one module per database in this package) turns the database's native files into
+:class:`RawFace` records in two steps, so that the build can spread the work over processes and
+never hold a whole database in memory:
+
+1. :meth:`Source.items` walks the on-disk layout and yields small, picklable work items
+   (an annotation path, a list line, a row number) -- cheap, streaming, in a stable order;
+2. :meth:`Source.read` parses one item in a worker and returns the faces it holds (one image may
+   hold several faces) or :class:`Rejected` records naming what was wrong.
+
+Coordinates in a :class:`RawFace` are always 0-based pixel centres in the frame of the image file
+named by ``image_path`` (x right, y down): 1-based files, normalised or y-up files and points that
+live in another frame (AFLW's 450-px frame vs. its 120-px crops) are converted by the reader.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Protocol, Sequence, Union, runtime_checkable
+
+import numpy as np
+
+#: Images with more pixels than this are rejected (decompression-bomb guard), see ``read_image``.
+DEFAULT_MAX_PIXELS = 64_000_000
+
+#: Coordinates farther than this many image sizes outside the image are "absurd".
+ABSURD_MARGIN = 2.0
+
+
+@dataclass
+class RawFace:
+    """One annotated face, in its database's own landmark scheme.
+
+    ``points`` has one row per index of ``scheme`` (native index order, after any re-indexing a
+    reader must do, e.g. 300W-LP ``_Flip``); ``visible`` marks the indices that carry a point.
+    """
+
+    source: str                     # database name: aflw, 300w, 300w_lp, aflw2000_3d, ls3d_w, facewarehouse, lfw74, wflw
+    sample_id: str                  # database-relative image path, '#k' appended for the k-th face of an image
+    image_path: Path                # absolute path of the image file
+    scheme: str                     # landmark scheme name: ibug68, ibug68_fixed, aflw21, fw74, wflw98
+    points: np.ndarray              # (K, 2) float64, 0-based pixel centres in the image's frame
+    visible: np.ndarray             # (K,) bool
+    split: str                      # train | val | test
+    yaw: float = math.nan           # degrees, positive = face turned towards image-left; NaN if unknown
+    box: np.ndarray | None = None   # (4,) x0, y0, x1, y1 face box from the database, if it has one
+    extra: dict[str, Any] = field(default_factory=dict)  # reader-specific facts (e.g. aflw21 points of AFLW2000-3D)
+
+
+@dataclass
+class Rejected:
+    """A sample that could not be used, with a short machine-readable reason and a human detail."""
+
+    source: str
+    sample_id: str
+    reason: str      # one of REASONS (or a reader-specific lower_snake_case word)
+    detail: str = ""  # names the file and what was wrong
+
+
+#: Reasons shared by all readers; the build report counts rejections by these words.
+REASONS = (
+    "missing_image",
+    "corrupt_image",
+    "image_too_large",
+    "missing_annotation",
+    "corrupt_annotation",
+    "wrong_point_count",
+    "bad_coordinates",
+    "wrong_field_count",
+    "path_outside_root",
+    "stale_landmarks",
+    "no_visible_points",
+)
+
+ReadResult = Sequence[Union[RawFace, Rejected]]
+
+
+class SourceError(Exception):
+    """A problem with one sample; carries the rejection reason."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@runtime_checkable
+class Source(Protocol):
+    """A database reader. ``name`` is the database name used in ``roots.yaml``."""
+
+    name: str
+
+    def __init__(self, root: Path, **options: Any) -> None: ...
+
+    def items(self) -> Iterator[Any]:
+        """Yield picklable work items in a stable order, streaming over the layout."""
+        ...
+
+    def read(self, item: Any) -> ReadResult:
+        """Parse one item; never raises for bad input, returns :class:`Rejected` instead."""
+        ...
+
+
+def safe_join(root: Path, relative: str | Path) -> Path:
+    """Join a database-relative path to its root, refusing paths that leave the root."""
+    root = Path(root).resolve()
+    candidate = (root / relative).resolve()
+    if candidate != root and root not in candidate.parents:
+        raise SourceError("path_outside_root", f"{relative!s} leaves the database root {root}")
+    return candidate
+
+
+def relative_id(root: Path, path: Path) -> str:
+    """Database-relative POSIX path used as ``sample_id``."""
+    return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+
+
+def check_points(points: np.ndarray, visible: np.ndarray, expected: int, path: Path | str,
+                 image_size: tuple[int, int] | None = None) -> None:
+    """Validate a landmark array: count, finiteness, and (given the image size) absurd values."""
+    if points.ndim != 2 or points.shape[1] != 2 or points.shape[0] != expected:
+        raise SourceError("wrong_point_count",
+                          f"{path}: expected {expected} points, got shape {tuple(points.shape)}")
+    vis = points[visible]
+    if not np.all(np.isfinite(vis)):
+        raise SourceError("bad_coordinates", f"{path}: NaN or infinite coordinates")
+    if not visible.any():
+        raise SourceError("no_visible_points", f"{path}: no annotated point")
+    if image_size is not None:
+        w, h = image_size
+        lo = -ABSURD_MARGIN * np.array([w, h])
+        hi = (1 + ABSURD_MARGIN) * np.array([w, h])
+        if np.any(vis < lo) or np.any(vis > hi):
+            raise SourceError("bad_coordinates",
+                              f"{path}: coordinates far outside the {w}x{h} image "
+                              f"(min {vis.min(0).round(1).tolist()}, max {vis.max(0).round(1).tolist()})")
+

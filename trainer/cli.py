@@ -1,0 +1,7 @@
+"""`train`."""
+import click
+
+
+@click.group("train")
+def train() -> None:
+    """(being written)"""
