@@ -137,3 +137,25 @@ def check_points(points: np.ndarray, visible: np.ndarray, expected: int, path: P
                               f"{path}: coordinates far outside the {w}x{h} image "
                               f"(min {vis.min(0).round(1).tolist()}, max {vis.max(0).round(1).tolist()})")
 
+
+def image_size(path: Path | str) -> tuple[int, int]:
+    """``(width, height)`` of an image read from its header only (no pixel decode).
+
+    Readers whose coordinates depend on the frame size (normalised ``.land`` files) or that check
+    points against it call this; decoding stays with the build. Errors become rejections.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except FileNotFoundError:
+        raise SourceError("missing_image", f"{path}: image file not found") from None
+    except Image.DecompressionBombError as error:
+        raise SourceError("image_too_large", f"{path}: {error}") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
+        raise SourceError("corrupt_image", f"{path}: unreadable image header ({error})") from None
+    if width * height > DEFAULT_MAX_PIXELS:
+        raise SourceError("image_too_large",
+                          f"{path}: {width}x{height} exceeds {DEFAULT_MAX_PIXELS} pixels")
+    return int(width), int(height)

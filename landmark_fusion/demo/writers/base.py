@@ -31,3 +31,16 @@ class FixtureFace:
         if self.visible is None:
             return np.ones(len(self.points), dtype=bool)
         return np.asarray(self.visible, dtype=bool)
+
+
+def save_rgb(path, image: np.ndarray):
+    """Write an RGB uint8 image (format from the suffix: .jpg, .png), creating the folder."""
+    from pathlib import Path
+
+    import cv2
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), np.ascontiguousarray(np.asarray(image, dtype=np.uint8)[..., ::-1])):
+        raise OSError(f"{path}: could not write the image")
+    return path

@@ -1,0 +1,238 @@
+"""AFLW reader, for both forms the database circulates in (scheme ``aflw21``, split ``test``).
+
+**sqlite form** (the original distribution, formats.md §1.1): ``<root>/aflw.sqlite`` and the images
+under ``<root>/flickr/<FaceImages.filepath>``. One item per ``Faces.face_id``.
+
+* Points: ``FeatureCoords`` rows; ``feature_id`` 1..21 → index ``feature_id - 1``; a point is visible
+  exactly when its row exists (no row = not annotated). Where a feature has several rows the first
+  (lowest rowid) is used.
+* Coordinate base: not documented for the sqlite; taken as 0-based pixel centres by default
+  (option ``one_based=True`` subtracts 1 from points and boxes).
+* Box: ``FaceRect (x, y, w, h)`` → ``(x, y, x + w, y + h)``.
+* Yaw: ``FacePose.yaw`` is stored in **radians** in the original distribution and is converted to
+  degrees; its sign (positive = towards image-left) is the one the 3DDFA yaw array carries.
+* An image with several faces gives sample ids ``<filepath>#k`` (k = 0, 1, ... by face_id).
+
+The sqlite connection is opened lazily in the process that reads (a connection cannot cross a
+fork) and dropped when the reader is pickled.
+
+**3DDFA form** ("AFLW 21080", the test set the paper evaluates on, formats.md §1.2):
+``test.configs/AFLW_GT_pts21.npy`` (N, 2, 21), ``AFLW_GT_crop_roi_box.npy`` (N, 4) ``[sx, sy, ex, ey]``,
+``AFLW_GT_crop_yaws.npy`` (N,) degrees, row order fixed by ``test.data/AFLW_GT_crop.list``, images
+``test.data/AFLW_GT_crop/<name>`` (120x120). Missing points are (-1, 452). The points live in a
+450-px frame, 1-based (inferred: the first 2000 rows equal AFLW2000-3D's 1-based ``pt2d``), and are
+made 0-based (``x - 1``) before the 3DDFA mapping ``u = (x0 - sx) * 120 / (ex - sx)`` (``v``
+likewise), whose result is a 0-based crop pixel centre. The roi box indexes the **0-based** frame
+(3DDFA crops with ``img[sy:ey, sx:ex]``, source: ``cleardusk/3DDFA utils/inference.py`` ``crop_img``): resampling the 450x450 AFLW2000-3D images through the roi
+box reproduces the distributed crops best with crop pixel ``u`` at frame ``sx + u * (ex - sx) / 120
++ d``, d = 0 to 0.25 px on 6 sample pairs, and clearly worse for d = -1 (a 1-based box).
+The 0-based
+450-frame points are kept in ``extra['frame_points']`` and the roi box in ``extra['roi_box']``.
+The box of a face is the roi box mapped into the crop, i.e. the whole crop ``(0, 0, 120, 120)``.
+Arrays are memory-mapped, opened lazily per process.
+
+The form is chosen by which files exist (sqlite first); option ``form`` ("sqlite" | "3ddfa") forces it.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any, Iterator, NamedTuple
+
+import numpy as np
+
+from .base import RawFace, Rejected, SourceError, check_points, safe_join
+from .layout import guarded, missing_to_nan, require_image
+
+NUM_POINTS = 21
+SCHEME = "aflw21"
+SQLITE_NAME = "aflw.sqlite"
+IMAGE_DIR = "flickr"
+
+CONFIGS = "test.configs"
+PTS_FILE = f"{CONFIGS}/AFLW_GT_pts21.npy"
+ROI_FILE = f"{CONFIGS}/AFLW_GT_crop_roi_box.npy"
+YAW_FILE = f"{CONFIGS}/AFLW_GT_crop_yaws.npy"
+LIST_FILE = "test.data/AFLW_GT_crop.list"
+CROP_DIR = "test.data/AFLW_GT_crop"
+CROP_SIZE = 120
+MISSING_X = -1.0  # a missing point is (-1, 452) -- source: formats.md §1.2
+
+
+class FaceItem(NamedTuple):
+    """sqlite form: one face, its rank among the faces of its image and their count."""
+
+    face_id: int
+    rank: int
+    faces_in_image: int
+
+
+class CropItem(NamedTuple):
+    """3DDFA form: row of the arrays and the crop's file name from the list."""
+
+    row: int
+    name: str
+
+
+def detect_form(root: Path) -> str:
+    """``sqlite`` or ``3ddfa`` by the files under ``root``; ValueError if neither is there."""
+    root = Path(root)
+    if (root / SQLITE_NAME).is_file():
+        return "sqlite"
+    if (root / PTS_FILE).is_file() and (root / LIST_FILE).is_file():
+        return "3ddfa"
+    raise ValueError(f"{root}: neither {SQLITE_NAME} nor {PTS_FILE} + {LIST_FILE} found (not an AFLW root)")
+
+
+def crop_coordinates(frame_xy: np.ndarray, roi_box: np.ndarray, size: int = CROP_SIZE) -> np.ndarray:
+    """Map 450-frame points into a crop: ``u = (x - sx) * size / (ex - sx)``, ``v`` likewise."""
+    sx, sy, ex, ey = (float(v) for v in roi_box)
+    scale = np.array([size / (ex - sx), size / (ey - sy)])
+    return (np.asarray(frame_xy, dtype=np.float64) - [sx, sy]) * scale
+
+
+class AFLWSource:
+    """Reads AFLW in its sqlite form or its 3DDFA test form (scheme ``aflw21``)."""
+
+    name = "aflw"
+    scheme = SCHEME
+
+    def __init__(self, root: Path, form: str | None = None, one_based: bool = False,
+                 split: str = "test") -> None:
+        self.root = Path(root)
+        self.form = form or detect_form(self.root)
+        if self.form not in ("sqlite", "3ddfa"):
+            raise ValueError(f"unknown AFLW form {self.form!r} (sqlite | 3ddfa)")
+        self.offset = 1.0 if one_based else 0.0
+        self.split = split
+        self._connection: sqlite3.Connection | None = None
+        self._connection_pid: int | None = None
+        self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_connection"] = None
+        state["_connection_pid"] = None
+        state["_arrays"] = None
+        return state
+
+    # -- items -----------------------------------------------------------------------------------
+    def items(self) -> Iterator[FaceItem | CropItem]:
+        return self._face_items() if self.form == "sqlite" else self._crop_items()
+
+    def _face_items(self) -> Iterator[FaceItem]:
+        query = ("SELECT face_id, ROW_NUMBER() OVER (PARTITION BY file_id ORDER BY face_id) - 1, "
+                 "COUNT(*) OVER (PARTITION BY file_id) FROM Faces ORDER BY face_id")
+        for face_id, rank, count in self._db().execute(query):
+            yield FaceItem(int(face_id), int(rank), int(count))
+
+    def _crop_items(self) -> Iterator[CropItem]:
+        with open(self.root / LIST_FILE, encoding="utf-8") as listing:
+            for row, line in enumerate(listing):
+                yield CropItem(row, line.strip())
+
+    # -- reading ---------------------------------------------------------------------------------
+    def read(self, item: FaceItem | CropItem) -> list[RawFace | Rejected]:
+        if isinstance(item, FaceItem):
+            return guarded(self.name, f"face_id {item.face_id}", lambda: self._read_face(item))
+        return guarded(self.name, f"{CROP_DIR}/{item.name}", lambda: self._read_crop(item))
+
+    def _db(self) -> sqlite3.Connection:
+        if self._connection is None or self._connection_pid != os.getpid():
+            uri = (self.root / SQLITE_NAME).resolve().as_uri() + "?mode=ro"
+            self._connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self._connection_pid = os.getpid()
+        return self._connection
+
+    def _read_face(self, item: FaceItem) -> list[RawFace | Rejected]:
+        where = f"{self.root / SQLITE_NAME} face_id {item.face_id}"
+        try:
+            return self._query_face(item, where)
+        except sqlite3.Error as error:
+            raise SourceError("corrupt_annotation", f"{where}: {error}")
+
+    def _query_face(self, item: FaceItem, where: str) -> list[RawFace | Rejected]:
+        db = self._db()
+        image_row = db.execute(
+            "SELECT i.filepath, i.width, i.height FROM Faces f JOIN FaceImages i ON i.file_id = f.file_id "
+            "WHERE f.face_id = ?", (item.face_id,)).fetchone()
+        if image_row is None:
+            raise SourceError("missing_annotation", f"{where}: no FaceImages row for its file_id")
+        filepath, width, height = image_row
+        relative = Path(IMAGE_DIR, str(filepath))
+        sample_id = relative.as_posix() + (f"#{item.rank}" if item.faces_in_image > 1 else "")
+
+        points = np.full((NUM_POINTS, 2), np.nan)
+        visible = np.zeros(NUM_POINTS, dtype=bool)
+        rows = db.execute("SELECT feature_id, x, y FROM FeatureCoords WHERE face_id = ? ORDER BY rowid",
+                          (item.face_id,))
+        for feature_id, x, y in rows:
+            if not isinstance(feature_id, int) or not 1 <= feature_id <= NUM_POINTS:
+                raise SourceError("corrupt_annotation", f"{where}: feature_id {feature_id!r} not in 1..21")
+            index = feature_id - 1
+            if visible[index]:
+                continue
+            try:
+                points[index] = [float(x) - self.offset, float(y) - self.offset]
+            except (TypeError, ValueError):
+                raise SourceError("bad_coordinates", f"{where}: feature {feature_id} has x, y = {x!r}, {y!r}")
+            visible[index] = True
+
+        image_size = None
+        if isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0:
+            image_size = (width, height)
+        check_points(points, visible, NUM_POINTS, where, image_size)
+        image_path = require_image(safe_join(self.root, relative))
+
+        box = None
+        rect = db.execute("SELECT x, y, w, h FROM FaceRect WHERE face_id = ? ORDER BY rowid",
+                          (item.face_id,)).fetchone()
+        if rect is not None and all(isinstance(v, (int, float)) for v in rect):
+            x, y, w, h = (float(v) for v in rect)
+            box = np.array([x - self.offset, y - self.offset, x + w - self.offset, y + h - self.offset])
+        pose = db.execute("SELECT yaw FROM FacePose WHERE face_id = ? ORDER BY rowid",
+                          (item.face_id,)).fetchone()
+        yaw = math.degrees(float(pose[0])) if pose is not None and isinstance(pose[0], (int, float)) else math.nan
+        return [RawFace(self.name, sample_id, image_path, self.scheme, points, visible, self.split,
+                        yaw=yaw, box=box, extra={"face_id": item.face_id})]
+
+    def _load_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self._arrays is None:
+            try:
+                pts = np.load(self.root / PTS_FILE, mmap_mode="r")
+                roi = np.load(self.root / ROI_FILE, mmap_mode="r")
+                yaws = np.load(self.root / YAW_FILE, mmap_mode="r")
+            except (OSError, ValueError) as error:
+                raise SourceError("corrupt_annotation", f"{self.root / CONFIGS}: cannot load the arrays ({error})")
+            n = pts.shape[0]
+            if pts.shape[1:] != (2, NUM_POINTS) or roi.shape != (n, 4) or yaws.shape != (n,):
+                raise SourceError("corrupt_annotation",
+                                  f"{self.root / CONFIGS}: array shapes {pts.shape}, {roi.shape}, {yaws.shape} "
+                                  f"do not match (N, 2, 21), (N, 4), (N,)")
+            self._arrays = (pts, roi, yaws)
+        return self._arrays
+
+    def _read_crop(self, item: CropItem) -> list[RawFace | Rejected]:
+        relative = Path(CROP_DIR, item.name)
+        where = f"{self.root / LIST_FILE} line {item.row + 1} ({item.name})"
+        if not item.name:
+            raise SourceError("corrupt_annotation", f"{where}: empty list line")
+        pts, roi, yaws = self._load_arrays()
+        if item.row >= pts.shape[0]:
+            raise SourceError("corrupt_annotation", f"{where}: the arrays have only {pts.shape[0]} rows")
+        image_path = require_image(safe_join(self.root, relative))
+
+        raw = np.array(pts[item.row], dtype=np.float64).T  # (21, 2) x, y
+        box = np.array(roi[item.row], dtype=np.float64)
+        if not (box[2] > box[0] and box[3] > box[1]):
+            raise SourceError("corrupt_annotation", f"{where}: empty roi box {box.tolist()}")
+        visible = raw[:, 0] != MISSING_X
+        frame = missing_to_nan(raw - 1.0, visible)  # 1-based 450 frame -> 0-based (inferred base)
+        points = missing_to_nan(crop_coordinates(frame, box), visible)
+        check_points(points, visible, NUM_POINTS, where, (CROP_SIZE, CROP_SIZE))
+        return [RawFace(self.name, relative.as_posix(), image_path, self.scheme, points, visible, self.split,
+                        yaw=float(yaws[item.row]),
+                        box=np.array([0.0, 0.0, CROP_SIZE, CROP_SIZE]),
+                        extra={"frame_points": frame, "roi_box": box, "row": item.row})]

@@ -1,0 +1,109 @@
+"""LFW-74 reader: ``.land`` files with an image beside them, anywhere below the root.
+
+No LFW-74 file could be inspected (formats.md §7); the database is believed to share
+FaceWarehouse's 74-point layout and ``.land`` format. So the value range (normalised or pixels)
+and the y direction are decided once per database root by a majority over its first 50 files
+(:func:`.landfiles.detect_convention`), exposed as :attr:`LFW74Source.convention` for the build
+report and stored in every face's ``extra['land_convention']``. A root mixing conventions must be
+split into several roots; options ``coordinates`` (auto|normalised|pixels) and ``y_axis``
+(auto|up|down) force the decision.
+
+Splits, first rule that applies:
+
+1. a folder named ``train``/``training`` or ``test``/``testing`` in the file's path;
+2. a split list at the root, ``test.txt`` (listed → test, others train) or else ``train.txt``
+   (listed → train, others test): one entry per line, a root-relative path of the image or the
+   ``.land`` file, or a bare file name; extensions are ignored. Lists of this kind name a few
+   thousand files, so they are held as a set of names;
+3. otherwise ``train``.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path, PurePosixPath
+from typing import Iterator
+
+import numpy as np
+
+from .base import RawFace, Rejected, safe_join
+from .landfiles import LandConvention, detect_convention, parse_convention_options, read_land_points
+from .layout import find_image, guarded, walk_files
+
+NUM_POINTS = 74
+SPLIT_FOLDERS = {"train": "train", "training": "train", "test": "test", "testing": "test"}
+SPLIT_LISTS = (("test.txt", "test"), ("train.txt", "train"))
+
+
+def _key(entry: str) -> str:
+    """A list entry or item without its extension, POSIX separators."""
+    return PurePosixPath(entry.strip().replace("\\", "/")).with_suffix("").as_posix()
+
+
+def read_split_list(path: Path) -> frozenset[str]:
+    """The entries of a split list, extension-less (blank lines and ``#`` comments skipped)."""
+    names = set()
+    with open(path, "r", encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            line = line.strip()
+            if line and not line.startswith("#"):
+                names.add(_key(line.split()[0]))
+    return frozenset(names)
+
+
+class LFW74Source:
+    """Reads LFW-74's ``.land`` files (scheme ``fw74``)."""
+
+    name = "lfw74"
+    scheme = "fw74"
+
+    def __init__(self, root: Path, coordinates: str = "auto", y_axis: str = "auto",
+                 detect_sample: int = 50) -> None:
+        self.root = Path(root)
+        self._forced = parse_convention_options(coordinates, y_axis)
+        self.detect_sample = int(detect_sample)
+
+    @cached_property
+    def convention(self) -> LandConvention:
+        """The root's ``.land`` convention (decided on first use, see the module doc)."""
+        normalised, y_up = self._forced
+        paths = (self.root / item for item in self.items())
+        return detect_convention(paths, sample=self.detect_sample, normalised=normalised, y_up=y_up)
+
+    @cached_property
+    def split_list(self) -> tuple[str, frozenset[str]] | None:
+        """(split of the listed files, listed names) from the first split list found, or None."""
+        for name, split in SPLIT_LISTS:
+            path = self.root / name
+            if path.is_file():
+                return split, read_split_list(path)
+        return None
+
+    def split_of(self, item: str) -> str:
+        """The split of a root-relative ``.land`` path (rules in the module doc)."""
+        for part in item.split("/")[:-1]:
+            if part.lower() in SPLIT_FOLDERS:
+                return SPLIT_FOLDERS[part.lower()]
+        if self.split_list is not None:
+            listed_split, names = self.split_list
+            key = _key(item)
+            listed = key in names or PurePosixPath(key).name in names
+            if listed:
+                return listed_split
+            return "train" if listed_split == "test" else "test"
+        return "train"
+
+    def items(self) -> Iterator[str]:
+        """Root-relative ``.land`` paths, sorted per directory."""
+        return walk_files(self.root, (".land",))
+
+    def read(self, item: str) -> list[RawFace | Rejected]:
+        return guarded(self.name, item, lambda: self._read(item))
+
+    def _read(self, item: str) -> list[RawFace | Rejected]:
+        land_path = safe_join(self.root, item)
+        image_name = Path(item).with_suffix(find_image(self.root / item).suffix).as_posix()
+        image_path = safe_join(self.root, image_name)
+        points = read_land_points(land_path, image_path, self.convention, NUM_POINTS)
+        return [RawFace(self.name, image_name, image_path, self.scheme, points,
+                        np.ones(NUM_POINTS, dtype=bool), self.split_of(item),
+                        extra={"land_convention": self.convention.label})]

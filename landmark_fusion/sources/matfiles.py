@@ -1,0 +1,85 @@
+"""MATLAB ``.mat`` annotation files (300W-LP, AFLW2000-3D): one checked loader, one writer.
+
+The loader turns every way a file can be bad -- absent, truncated, not a MAT file, a key missing, an
+array of the wrong shape or of a non-numeric type -- into a :class:`SourceError` that names the file
+and the key, so a reader can reject the sample and go on.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from .base import SourceError
+
+#: A required shape: a tuple of ints, ``None`` in a slot accepts any length there.
+Shape = tuple[int | None, ...]
+
+
+def _shape_ok(actual: tuple[int, ...], wanted: Shape) -> bool:
+    return len(actual) == len(wanted) and all(w is None or a == w for a, w in zip(actual, wanted))
+
+
+def load_mat(path: Path | str, required: Mapping[str, Shape],
+             optional: Mapping[str, Shape] | None = None) -> dict[str, np.ndarray]:
+    """Load the ``required`` (and any present ``optional``) numeric arrays of a ``.mat`` file.
+
+    Returns ``{key: array}`` holding only the requested keys. Every failure is a
+    :class:`SourceError`: ``missing_annotation`` if the file does not exist, otherwise
+    ``corrupt_annotation`` with a detail naming the file and, where it applies, the key.
+    """
+    import scipy.io
+
+    path = Path(path)
+    optional = dict(optional or {})
+    if not path.is_file():
+        raise SourceError("missing_annotation", f"{path}: file not found")
+    try:
+        content = scipy.io.loadmat(str(path), variable_names=list(required) + list(optional))
+    except Exception as error:  # scipy raises many types on damaged bytes (ValueError, OSError, zlib.error, ...)
+        raise SourceError("corrupt_annotation",
+                          f"{path}: cannot be read as a MAT file ({type(error).__name__}: {error})")
+
+    result: dict[str, np.ndarray] = {}
+    for key, shape in [*required.items(), *optional.items()]:
+        if key not in content:
+            if key in required:
+                raise SourceError("corrupt_annotation", f"{path}: key {key!r} is missing")
+            continue
+        value = content[key]
+        if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiu":
+            raise SourceError("corrupt_annotation", f"{path}: key {key!r} is not a numeric array")
+        if not _shape_ok(value.shape, shape):
+            wanted = tuple("any" if s is None else s for s in shape)
+            raise SourceError("corrupt_annotation",
+                              f"{path}: key {key!r} has shape {value.shape}, expected {wanted}")
+        result[key] = value
+    return result
+
+
+def save_mat(path: Path | str, arrays: Mapping[str, np.ndarray]) -> Path:
+    """Write ``arrays`` as a compressed MATLAB 5 file, the flavour the 3DDFA-pipeline files use."""
+    import scipy.io
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scipy.io.savemat(str(path), dict(arrays), format="5", do_compression=True, oned_as="row")
+    return path
+
+
+def pose_yaw_degrees(pose_para: np.ndarray) -> float:
+    """Yaw in degrees from a 3DDFA ``Pose_Para`` ``[pitch, yaw, roll, tx, ty, tz, s]`` (radians).
+
+    Positive = face turned towards image-left (source: formats.md §3, verified on samples).
+    """
+    return float(np.degrees(float(np.asarray(pose_para).reshape(-1)[1])))
+
+
+def require_finite(values: np.ndarray, path: Path | str, key: str) -> None:
+    """Reject NaN/inf in a loaded array, naming the key."""
+    if not np.all(np.isfinite(values)):
+        raise SourceError("bad_coordinates", f"{path}: key {key!r} holds NaN or infinite values")
+
+
+__all__ = ["load_mat", "save_mat", "pose_yaw_degrees", "require_finite", "Shape"]

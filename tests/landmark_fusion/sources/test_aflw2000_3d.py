@@ -1,0 +1,76 @@
+"""AFLW2000-3D reader on the real sample files, checked against the .mat and the 3DDFA arrays."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import scipy.io
+
+from landmark_fusion.sources.aflw2000_3d import AFLW2000Source
+from landmark_fusion.sources.base import RawFace, Rejected
+
+NAMES = ["image00050", "image00081", "image00251", "image00430", "image00475"]
+
+
+@pytest.fixture(scope="module")
+def root(samples_dir):
+    return samples_dir / "AFLW2000-3D"
+
+
+def test_items_and_exact_points(root):
+    source = AFLW2000Source(root)
+    items = list(source.items())
+    assert items == [f"AFLW2000/{name}.mat" for name in NAMES]
+    listing = (root / "test.data/AFLW2000-3D_crop.list").read_text().split()
+    pts68 = np.load(root / "test.configs/AFLW2000-3D.pts68.npy")
+    pts21 = np.load(root / "test.configs/AFLW2000-3D.pts21.npy")
+    pose = np.load(root / "test.configs/AFLW2000-3D.pose.npy")
+    for item, name in zip(items, NAMES):
+        (face,) = source.read(item)
+        assert isinstance(face, RawFace)
+        mat = scipy.io.loadmat(root / item)
+        assert face.sample_id == f"AFLW2000/{name}.jpg" and face.split == "test"
+        assert face.scheme == "ibug68_fixed" and face.visible.all()
+        np.testing.assert_array_equal(face.points, mat["pt3d_68"][:2].T.astype(np.float64) - 1.0)
+        np.testing.assert_array_equal(face.extra["depth"], mat["pt3d_68"][2])
+        assert face.yaw == pytest.approx(np.degrees(float(mat["Pose_Para"][0][1])), abs=1e-9)
+        row = listing.index(f"{name}.jpg")
+        np.testing.assert_allclose(face.points, pts68[row, :2].T - 1.0, atol=1e-4)
+        assert face.yaw == pytest.approx(float(pose[row]), abs=1e-3)
+        visible21 = mat["pt2d"][0] != -1
+        np.testing.assert_array_equal(face.extra["aflw21_visible"], visible21)
+        np.testing.assert_allclose(face.extra["aflw21_points"][visible21], pts21[row].T[visible21] - 1.0, atol=1e-4)
+        assert np.isnan(face.extra["aflw21_points"][~visible21]).all()
+        np.testing.assert_array_equal(face.extra["roi"], mat["roi"][0])
+    (face,) = source.read("AFLW2000/image00050.mat")
+    assert face.points[0].tolist() == pytest.approx([124.84849, 208.62408], abs=1e-4)
+
+
+def test_root_may_be_the_image_folder(root):
+    source = AFLW2000Source(root / "AFLW2000")
+    assert list(source.items())[0] == "image00050.mat"
+    assert source.read("image00050.mat")[0].sample_id == "image00050.jpg"
+
+
+def test_damaged_entries(root, tmp_path):
+    folder = tmp_path / "AFLW2000"
+    shutil.copytree(root / "AFLW2000", folder)
+    data = (folder / "image00081.mat").read_bytes()
+    (folder / "image00081.mat").write_bytes(data[:-400])
+    (folder / "image00251.jpg").unlink()
+    mat = scipy.io.loadmat(folder / "image00430.mat")
+    mat["pt3d_68"][0, 5] = np.nan
+    scipy.io.savemat(folder / "image00430.mat", {k: v for k, v in mat.items() if not k.startswith("__")})
+    mat = scipy.io.loadmat(folder / "image00475.mat")
+    scipy.io.savemat(folder / "image00475.mat", {k: v for k, v in mat.items()
+                                                 if not k.startswith("__") and k != "pt3d_68"})
+    source = AFLW2000Source(tmp_path)
+    results = {item: source.read(item)[0] for item in source.items()}
+    reasons = {item: r.reason for item, r in results.items() if isinstance(r, Rejected)}
+    assert reasons == {"AFLW2000/image00081.mat": "corrupt_annotation",
+                       "AFLW2000/image00251.mat": "missing_image",
+                       "AFLW2000/image00430.mat": "bad_coordinates",
+                       "AFLW2000/image00475.mat": "corrupt_annotation"}
+    assert "pt3d_68" in results["AFLW2000/image00475.mat"].detail
+    assert isinstance(results["AFLW2000/image00050.mat"], RawFace)
