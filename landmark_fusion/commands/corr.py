@@ -1,7 +1,198 @@
-"""`fuse corr`."""
+"""`fuse corr`: inspect and check the landmark vocabulary and schemes.
+
+Sub-commands: ``list`` (schemes and counts), ``show SCHEME`` (index → name or drop), ``validate``
+(every problem with file and line; non-zero exit on errors), ``docs`` (the generated scheme listing
+of docs/correspondences.md). Each takes ``--corr-dir`` so an edited copy can be checked before use.
+Commands that need a face model belong here too; they take the model with their own option.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
 import click
 
+from landmark_fusion import vocabulary as vocab
+from landmark_fusion.paths import correspondences_dir
+
+DOCS_BEGIN = "<!-- BEGIN GENERATED SCHEME LISTING (fuse corr docs) -->"
+DOCS_END = "<!-- END GENERATED SCHEME LISTING -->"
+
+
+def corr_dir_option(command: Callable) -> Callable:
+    """``--corr-dir DIR``: the correspondence folder to read (default: the installed data)."""
+    return click.option(
+        "--corr-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+        help="Correspondence folder (landmarks.yaml, schemes/); default: $LANDMARK_FUSION_CORRESPONDENCES "
+             "or the installed data.")(command)
+
+
+def _load_or_exit(loader: Callable, *args) -> object:
+    """Call a vocabulary loader; invalid data or an unknown scheme become a clean CLI error."""
+    try:
+        return loader(*args)
+    except vocab.CorrespondenceError as error:
+        raise click.ClickException(f"{error}\nRun `fuse corr validate` for the full list.") from None
+    except KeyError as error:
+        raise click.ClickException(str(error.args[0] if error.args else error)) from None
+
+
+# ----------------------------------------------------------------------------- table rendering
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """Plain-text table with left-aligned columns (the last column is not padded)."""
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = []
+    for number, row in enumerate(cells):
+        padded = [cell.ljust(widths[i]) if i < len(row) - 1 else cell for i, cell in enumerate(row)]
+        lines.append("  ".join(padded).rstrip())
+        if number == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def format_markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """GitHub-flavoured Markdown table (pipes in cells escaped)."""
+    def cell(value: object) -> str:
+        return ("" if value is None else str(value)).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def scheme_summary_rows(corr_dir: Path | None) -> list[list[object]]:
+    """One row per scheme: name, databases, points, kept, expected, paper, dropped by rule 2 / 3."""
+    rows = []
+    for name in vocab.list_schemes(corr_dir):
+        scheme = _load_or_exit(vocab.load_scheme, name, corr_dir)
+        counts = scheme.drop_counts()
+        rows.append([name, ", ".join(scheme.databases), scheme.num_points, len(scheme.kept_indices),
+                     scheme.expected_kept, "" if scheme.paper_kept is None else scheme.paper_kept,
+                     counts.get(2, 0), counts.get(3, 0)])
+    return rows
+
+
+SUMMARY_HEADERS = ["scheme", "databases", "points", "kept", "expected", "paper", "dropped rule 2",
+                   "dropped rule 3"]
+POINT_HEADERS = ["index", "name", "region", "mirror", "native point", "drop rule", "drop reason"]
+
+
+def scheme_point_rows(scheme: vocab.Scheme) -> list[list[object]]:
+    """One row per native index: name, region, mirror index, native point, and the drop if dropped."""
+    flip = scheme.flip_permutation()
+    rows = []
+    for index, name in enumerate(scheme.index_to_name):
+        if name is not None:
+            region = scheme.vocabulary.landmarks[name].region
+            rows.append([index, name, region, int(flip[index]), scheme.native.get(index, ""), "", ""])
+        else:
+            rule, reason = scheme.drops[index]
+            rows.append([index, "", "", int(flip[index]), scheme.describes.get(index, ""), rule, reason])
+    return rows
+
+
+def scheme_listing_markdown(corr_dir: Path | None = None) -> str:
+    """The generated part of docs/correspondences.md: a summary and every scheme's index table."""
+    vocabulary = _load_or_exit(vocab.load_vocabulary, corr_dir)
+    parts = [
+        "### Summary",
+        "",
+        format_markdown_table(SUMMARY_HEADERS, scheme_summary_rows(corr_dir)),
+        "",
+        f"Vocabulary: {len(vocabulary)} canonical landmarks; kept by at least one scheme: "
+        f"{len(vocab.canonical_landmarks(None, corr_dir))}.",
+    ]
+    for name in vocab.list_schemes(corr_dir):
+        scheme = vocab.load_scheme(name, corr_dir)
+        parts += ["", f"### {name}", "", f"{scheme.description}. Databases: {', '.join(scheme.databases)}. "
+                  f"{len(scheme.kept_indices)} of {scheme.num_points} kept.", "",
+                  format_markdown_table(POINT_HEADERS, scheme_point_rows(scheme))]
+    return "\n".join(parts) + "\n"
+
+
+def replace_generated_section(text: str, generated: str) -> str:
+    """``text`` with everything between the listing markers replaced by ``generated``."""
+    start, end = text.find(DOCS_BEGIN), text.find(DOCS_END)
+    if start < 0 or end < start:
+        raise click.ClickException(f"markers {DOCS_BEGIN!r} … {DOCS_END!r} not found")
+    return text[: start + len(DOCS_BEGIN)] + "\n\n" + generated + "\n" + text[end:]
+
+
+# ----------------------------------------------------------------------------- commands
 
 @click.group("corr")
 def corr() -> None:
-    """(being written)"""
+    """Landmark vocabulary and schemes: list, show, validate, docs."""
+
+
+@corr.command("list")
+@corr_dir_option
+def list_command(corr_dir: Path | None) -> None:
+    """Schemes with point counts, kept counts and drops by rule; the vocabulary size."""
+    vocabulary = _load_or_exit(vocab.load_vocabulary, corr_dir)
+    click.echo(format_table(SUMMARY_HEADERS, scheme_summary_rows(corr_dir)))
+    canonical = _load_or_exit(vocab.canonical_landmarks, None, corr_dir)
+    click.echo(f"\nvocabulary: {len(vocabulary)} landmarks ({vocabulary.path}); "
+               f"kept by at least one scheme: {len(canonical)}")
+
+
+@corr.command("show")
+@click.argument("scheme_name", metavar="SCHEME")
+@click.option("--markdown", is_flag=True, help="Print a Markdown table instead of plain text.")
+@corr_dir_option
+def show_command(scheme_name: str, markdown: bool, corr_dir: Path | None) -> None:
+    """Every native index of SCHEME: its canonical name, or the drop rule and reason."""
+    scheme = _load_or_exit(vocab.load_scheme, scheme_name, corr_dir)
+    rows = scheme_point_rows(scheme)
+    render = format_markdown_table if markdown else format_table
+    click.echo(f"{scheme.name}: {scheme.description}")
+    click.echo(f"databases: {', '.join(scheme.databases)}; {len(scheme.kept_indices)} of "
+               f"{scheme.num_points} kept; file: {scheme.path}\n")
+    click.echo(render(POINT_HEADERS, rows))
+    if scheme.notes:
+        click.echo("\nnotes: " + scheme.notes)
+
+
+@corr.command("validate")
+@corr_dir_option
+def validate_command(corr_dir: Path | None) -> None:
+    """Check the vocabulary and every scheme; print each problem as FILE:LINE: message.
+
+    Exits with status 1 when there is any problem.
+    """
+    folder = correspondences_dir(corr_dir)
+    problems = vocab.validate(folder)
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    if problems:
+        click.echo(f"{len(problems)} problem(s) in {folder}", err=True)
+        sys.exit(1)
+    vocabulary = vocab.load_vocabulary(folder)
+    schemes = vocab.list_schemes(folder)
+    click.echo(f"OK: {len(vocabulary)} landmarks, {len(schemes)} schemes ({', '.join(schemes)}) in {folder}")
+
+
+@corr.command("docs")
+@click.option("--write", "target", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Update the generated section of this Markdown file (between the listing markers) "
+                   "instead of printing it.")
+@corr_dir_option
+def docs_command(target: Path | None, corr_dir: Path | None) -> None:
+    """The generated scheme listing of docs/correspondences.md (index → name or drop reason)."""
+    generated = scheme_listing_markdown(corr_dir)
+    if target is None:
+        click.echo(generated, nl=False)
+        return
+    text = target.read_text(encoding="utf-8")
+    updated = replace_generated_section(text, generated)
+    if updated != text:
+        target.write_text(updated, encoding="utf-8")
+        click.echo(f"updated {target}")
+    else:
+        click.echo(f"{target} is up to date")
+
+
+__all__ = ["corr", "corr_dir_option", "format_table", "scheme_listing_markdown"]
