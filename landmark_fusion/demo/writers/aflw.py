@@ -17,7 +17,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from landmark_fusion.sources.aflw import CROP_DIR, CROP_SIZE, LIST_FILE, PTS_FILE, ROI_FILE, SQLITE_NAME, YAW_FILE
+from landmark_fusion.sources.aflw import (CROP_DIR, CROP_SIZE, LIST_FILE, MISSING_POINT, PTS_FILE, ROI_FILE,
+                                          SQLITE_NAME, YAW_FILE)
 
 from .base import FixtureFace, save_rgb
 
@@ -47,6 +48,14 @@ def _box(face: FixtureFace) -> np.ndarray:
         return np.asarray(face.extra["box"], dtype=np.float64)
     visible = np.asarray(face.points, dtype=np.float64)[face.visibility()]
     return np.concatenate([visible.min(axis=0), visible.max(axis=0)])
+
+
+def marked_rows(points: np.ndarray, visible: np.ndarray) -> np.ndarray:
+    """The ``(2, K)`` rows a 3DDFA-pipeline file stores for 0-based ``points``: 1-based, with
+    ``(-1, 452)`` where not ``visible`` (the inverse of ``sources.aflw.unmark_points``)."""
+    rows = np.asarray(points, dtype=np.float64) + 1.0
+    rows[~np.asarray(visible, dtype=bool)] = MISSING_POINT
+    return np.ascontiguousarray(rows.T)
 
 
 def write_aflw_sqlite(root: Path, faces: Sequence[FixtureFace], one_based: bool = False) -> Path:
@@ -82,11 +91,7 @@ def write_aflw_sqlite(root: Path, faces: Sequence[FixtureFace], one_based: bool 
             x0, y0, x1, y1 = (float(v) for v in _box(face))
             db.execute("INSERT INTO FaceRect VALUES (?, ?, ?, ?, ?, 1)",
                        (face_id, x0 + offset, y0 + offset, x1 - x0, y1 - y0))
-            if face.pose is not None:
-                pitch, yaw, roll = (float(v) for v in face.pose)
-            else:
-                pitch, roll = 0.0, 0.0
-                yaw = 0.0 if math.isnan(face.yaw) else math.radians(face.yaw)
+            pitch, yaw, roll = face.pose_radians()
             db.execute("INSERT INTO FacePose VALUES (?, ?, ?, ?, 1)", (face_id, roll, pitch, yaw))
     return path
 
@@ -110,9 +115,8 @@ def write_aflw_3ddfa(root: Path, faces: Sequence[FixtureFace]) -> Path:
         height, width = face.image.shape[:2]
         roi = np.asarray(face.extra.get("roi_box", (1, 1, 1 + width, 1 + height)), dtype=np.float64)
         scale = np.array([(roi[2] - roi[0]) / width, (roi[3] - roi[1]) / height])
-        frame = roi[:2] + np.asarray(face.points, dtype=np.float64) * scale + 1.0  # 1-based frame
-        frame[~face.visibility()] = (-1.0, 452.0)
-        pts[row] = frame.T
+        pts[row] = marked_rows(roi[:2] + np.asarray(face.points, dtype=np.float64) * scale,
+                               face.visibility())  # 1-based frame
         rois[row] = roi
         yaws[row] = 0.0 if math.isnan(face.yaw) else face.yaw
         crop = cv2.resize(np.asarray(face.image, dtype=np.uint8), (CROP_SIZE, CROP_SIZE),

@@ -14,10 +14,11 @@ import numpy as np
 
 from landmark_fusion.sources.matfiles import save_mat
 
+from .aflw import MISSING_POINT, marked_rows
 from .base import FixtureFace, save_rgb
 from .w300_lp import model_parameters
 
-MISSING = (-1.0, 452.0)
+MISSING = MISSING_POINT
 
 
 def aflw21_array(face: FixtureFace) -> np.ndarray:
@@ -26,10 +27,7 @@ def aflw21_array(face: FixtureFace) -> np.ndarray:
     points = face.extra.get("aflw21_points")
     if points is None:
         return np.tile(np.array(MISSING)[:, None], (1, 21))
-    points = np.asarray(points, dtype=np.float64) + 1.0
-    visible = np.asarray(face.extra.get("aflw21_visible", np.ones(21, bool)), dtype=bool)
-    points[~visible] = MISSING
-    return np.ascontiguousarray(points.T)
+    return marked_rows(points, face.extra.get("aflw21_visible", np.ones(21, bool)))
 
 
 def write_aflw2000_3d(root: Path, faces: Sequence[FixtureFace], folder: str = "AFLW2000") -> list[Path]:

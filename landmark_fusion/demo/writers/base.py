@@ -32,6 +32,15 @@ class FixtureFace:
             return np.ones(len(self.points), dtype=bool)
         return np.asarray(self.visible, dtype=bool)
 
+    def pose_radians(self) -> tuple[float, float, float]:
+        """``(pitch, yaw, roll)`` in radians as the pose-storing formats want them: ``pose`` if
+        given, else ``yaw`` (0 when unknown) with pitch and roll 0."""
+        if self.pose is not None:
+            pitch, yaw, roll = (float(v) for v in self.pose)
+            return pitch, yaw, roll
+        yaw = 0.0 if math.isnan(self.yaw) else math.radians(self.yaw)
+        return 0.0, yaw, 0.0
+
 
 def save_rgb(path, image: np.ndarray):
     """Write an RGB uint8 image (format from the suffix: .jpg, .png), creating the folder."""

@@ -14,7 +14,6 @@ seen): ``pts_2d`` and ``pts_3d`` (68, 2) float64, 1-based.
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Sequence
 
@@ -28,11 +27,7 @@ from .base import FixtureFace, save_rgb
 
 def model_parameters(face: FixtureFace, flipped: bool = False) -> dict[str, np.ndarray]:
     """The 3DMM fit keys of a 3DDFA-pipeline ``.mat`` (zero coefficients, the face's pose)."""
-    if face.pose is not None:
-        pitch, yaw, roll = (float(v) for v in face.pose)
-    else:
-        pitch, roll = 0.0, 0.0
-        yaw = 0.0 if math.isnan(face.yaw) else math.radians(face.yaw)
+    pitch, yaw, roll = face.pose_radians()
     if flipped:
         yaw, roll = -yaw, -roll
     height, width = face.image.shape[:2]
