@@ -124,6 +124,25 @@ def _read_yaml(path: Path, problems: list[Problem]) -> object:
         return None
 
 
+def _read_top_mapping(path: Path, problems: list[Problem], allowed: set[str], what: str,
+                      needed: str) -> _LineDict | None:
+    """Parse a correspondence file whose top level must be a mapping with the keys ``allowed``.
+
+    An unreadable, empty or non-mapping file becomes a problem (returns None); unknown or repeated
+    top-level keys are reported but the mapping is still returned for the remaining checks.
+    """
+    data = _read_yaml(path, problems)
+    if data is None:
+        if not problems:
+            problems.append(Problem(str(path), 0, "the file is empty"))
+        return None
+    if not isinstance(data, _LineDict):
+        problems.append(Problem(str(path), 1, f"the top level must be a mapping with {needed}"))
+        return None
+    _check_keys(data, allowed, what, str(path), problems)
+    return data
+
+
 def _line(value: object, key: str | None = None) -> int:
     if isinstance(value, _LineDict):
         return value.line_of(key) if key is not None else value.line
@@ -222,14 +241,9 @@ def check_vocabulary(path: str | os.PathLike) -> tuple[Vocabulary | None, list[P
     path = Path(path)
     where = str(path)
     problems: list[Problem] = []
-    data = _read_yaml(path, problems)
+    data = _read_top_mapping(path, problems, _VOCABULARY_KEYS, "vocabulary", "'landmarks'")
     if data is None:
-        if not problems:
-            problems.append(Problem(where, 0, "the file is empty"))
         return None, problems
-    if not isinstance(data, _LineDict):
-        return None, [Problem(where, 1, "the top level must be a mapping with 'landmarks'")]
-    _check_keys(data, _VOCABULARY_KEYS, "vocabulary", where, problems)
 
     regions = data.get("regions")
     if regions is not None and not isinstance(regions, dict):
@@ -364,14 +378,9 @@ def check_scheme(path: str | os.PathLike, vocabulary: Vocabulary) -> tuple[Schem
     path = Path(path)
     where = str(path)
     problems: list[Problem] = []
-    data = _read_yaml(path, problems)
+    data = _read_top_mapping(path, problems, _SCHEME_KEYS, "scheme", "'name', 'num_points', 'points'")
     if data is None:
-        if not problems:
-            problems.append(Problem(where, 0, "the file is empty"))
         return None, problems
-    if not isinstance(data, _LineDict):
-        return None, [Problem(where, 1, "the top level must be a mapping with 'name', 'num_points', 'points'")]
-    _check_keys(data, _SCHEME_KEYS, "scheme", where, problems)
 
     name = data.get("name")
     if not isinstance(name, str) or not name:

@@ -58,7 +58,10 @@ YAW_FILE = f"{CONFIGS}/AFLW_GT_crop_yaws.npy"
 LIST_FILE = "test.data/AFLW_GT_crop.list"
 CROP_DIR = "test.data/AFLW_GT_crop"
 CROP_SIZE = 120
-MISSING_X = -1.0  # a missing point is (-1, 452) -- source: formats.md §1.2
+#: how the 3DDFA-pipeline files (AFLW arrays, AFLW2000-3D ``pt2d``) store a missing point; its x
+#: alone tells it apart -- source: formats.md §1.2, §4
+MISSING_POINT = (-1.0, 452.0)
+MISSING_X = MISSING_POINT[0]
 
 
 class FaceItem(NamedTuple):
@@ -84,6 +87,14 @@ def detect_form(root: Path) -> str:
     if (root / PTS_FILE).is_file() and (root / LIST_FILE).is_file():
         return "3ddfa"
     raise ValueError(f"{root}: neither {SQLITE_NAME} nor {PTS_FILE} + {LIST_FILE} found (not an AFLW root)")
+
+
+def unmark_points(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """0-based points (NaN where missing) and visibility of 1-based ``(K, 2)`` 3DDFA-pipeline
+    points whose missing ones carry :data:`MISSING_POINT`."""
+    raw = np.asarray(raw, dtype=np.float64)
+    visible = raw[:, 0] != MISSING_X
+    return missing_to_nan(raw - 1.0, visible), visible
 
 
 def crop_coordinates(frame_xy: np.ndarray, roi_box: np.ndarray, size: int = CROP_SIZE) -> np.ndarray:
@@ -228,8 +239,7 @@ class AFLWSource:
         box = np.array(roi[item.row], dtype=np.float64)
         if not (box[2] > box[0] and box[3] > box[1]):
             raise SourceError("corrupt_annotation", f"{where}: empty roi box {box.tolist()}")
-        visible = raw[:, 0] != MISSING_X
-        frame = missing_to_nan(raw - 1.0, visible)  # 1-based 450 frame -> 0-based (inferred base)
+        frame, visible = unmark_points(raw)  # 1-based 450 frame -> 0-based (inferred base)
         points = missing_to_nan(crop_coordinates(frame, box), visible)
         check_points(points, visible, NUM_POINTS, where, (CROP_SIZE, CROP_SIZE))
         return [RawFace(self.name, relative.as_posix(), image_path, self.scheme, points, visible, self.split,

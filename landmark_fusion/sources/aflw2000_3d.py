@@ -18,14 +18,13 @@ from typing import Iterator
 
 import numpy as np
 
+from .aflw import MISSING_X, unmark_points  # noqa: F401 - MISSING_X: the pt2d marker, formats.md §4
 from .base import RawFace, Rejected, check_points, safe_join
-from .layout import guarded, missing_to_nan, require_image, walk_files
+from .layout import guarded, require_image, walk_files
 from .matfiles import load_mat, pose_yaw_degrees, require_finite
 
 NUM_POINTS = 68
 AFLW21_POINTS = 21
-#: x of a missing ``pt2d`` point (the y is 452) -- source: formats.md §4
-MISSING_X = -1.0
 DEFAULT_FOLDER = "AFLW2000"
 
 
@@ -66,10 +65,7 @@ class AFLW2000Source:
 
         extra: dict = {"depth": pt3d[2].copy()}
         if "pt2d" in arrays:
-            raw21 = arrays["pt2d"].T.astype(np.float64)
-            visible21 = raw21[:, 0] != MISSING_X
-            extra["aflw21_points"] = missing_to_nan(raw21 - 1.0, visible21)
-            extra["aflw21_visible"] = visible21
+            extra["aflw21_points"], extra["aflw21_visible"] = unmark_points(arrays["pt2d"].T)
         if "roi" in arrays:
             extra["roi"] = arrays["roi"].reshape(4).astype(np.int64)
         return [RawFace(self.name, image_name.as_posix(), image_path, self.scheme, points, visible,

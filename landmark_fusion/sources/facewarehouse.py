@@ -16,11 +16,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Iterator
 
-import numpy as np
-
 from .base import RawFace, Rejected, SourceError, safe_join
-from .landfiles import (FACEWAREHOUSE_CONVENTION, LandConvention, detect_convention,
-                         parse_convention_options, read_land_points)
+from .landfiles import (FACEWAREHOUSE_CONVENTION, LandConvention, detect_convention, land_face,
+                         parse_convention_options)
 from .layout import IMAGE_SUFFIXES, guarded
 
 NUM_POINTS = 74
@@ -97,11 +95,8 @@ class FaceWarehouseSource:
         image_path = safe_join(self.root, image_name)
         if not land_path.is_file():
             raise SourceError("missing_annotation", f"{land_path}: no .land beside {image_path.name}")
-        points = read_land_points(land_path, image_path, self.convention, NUM_POINTS)
         split = "test" if tester_number(item) in self.test_testers else "train"
-        return [RawFace(self.name, image_name, image_path, self.scheme, points,
-                        np.ones(NUM_POINTS, dtype=bool), split,
-                        extra={"land_convention": self.convention.label})]
+        return [land_face(self, land_path, image_name, image_path, split, NUM_POINTS)]
 
     def _image_name(self, item: str) -> str:
         stem = item[: -len(".land")]

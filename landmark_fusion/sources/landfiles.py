@@ -19,11 +19,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Protocol
 
 import numpy as np
 
-from .base import SourceError, check_points, image_size
+from .base import RawFace, SourceError, check_points, image_size
 
 #: fw74 indices of the eyebrows and of the mouth (source: formats.md §6 index layout).
 BROW_INDICES = range(15, 27)
@@ -170,26 +170,24 @@ def detect_convention(paths: Iterable[Path], sample: int = DETECTION_SAMPLE,
         if up is not None:
             oriented += 1
             votes_up += up
-    notes = []
-    if normalised is None:
-        if files:
-            normalised = 2 * votes_norm > files if 2 * votes_norm != files else default.normalised
-            notes.append(f"{votes_norm}/{files} files within ±{NORMALISED_LIMIT}")
-        else:
-            normalised = default.normalised
-            notes.append("range: no readable file, default")
-    else:
-        notes.append("range forced")
-    if y_up is None:
-        if oriented:
-            y_up = 2 * votes_up > oriented if 2 * votes_up != oriented else default.y_up
-            notes.append(f"{votes_up}/{oriented} files with brows at larger v than mouth")
-        else:
-            y_up = default.y_up
-            notes.append("orientation: no usable file, default")
-    else:
-        notes.append("orientation forced")
-    return LandConvention(normalised=bool(normalised), y_up=bool(y_up), how="auto: " + "; ".join(notes))
+    normalised, range_note = _decide("range", normalised, votes_norm, files, default.normalised,
+                                     f"{votes_norm}/{files} files within ±{NORMALISED_LIMIT}",
+                                     "no readable file")
+    y_up, axis_note = _decide("orientation", y_up, votes_up, oriented, default.y_up,
+                              f"{votes_up}/{oriented} files with brows at larger v than mouth",
+                              "no usable file")
+    return LandConvention(normalised=normalised, y_up=y_up, how=f"auto: {range_note}; {axis_note}")
+
+
+def _decide(what: str, forced: bool | None, votes: int, voters: int, default: bool,
+            evidence: str, no_voters: str) -> tuple[bool, str]:
+    """One half of :func:`detect_convention`: forced, else the majority (a tie keeps ``default``),
+    else ``default`` when nothing voted; with the note the ``how`` text gets for it."""
+    if forced is not None:
+        return bool(forced), f"{what} forced"
+    if not voters:
+        return bool(default), f"{what}: {no_voters}, default"
+    return (2 * votes > voters if 2 * votes != voters else bool(default)), evidence
 
 
 def parse_convention_options(coordinates: str = "auto", y_axis: str = "auto") -> tuple[bool | None, bool | None]:
@@ -214,3 +212,23 @@ def read_land_points(land_path: Path, image_path: Path, convention: LandConventi
     points = land_to_pixels(raw, convention, size)
     check_points(points, np.ones(len(points), dtype=bool), expected, land_path, size)
     return points
+
+
+class LandReader(Protocol):
+    """What :func:`land_face` needs of a ``.land`` reader (FaceWarehouse, LFW-74)."""
+
+    name: str
+    scheme: str
+
+    @property
+    def convention(self) -> LandConvention: ...
+
+
+def land_face(reader: LandReader, land_path: Path, image_name: str, image_path: Path, split: str,
+              expected: int) -> RawFace:
+    """The :class:`RawFace` of one ``.land`` file: all ``expected`` points annotated, converted by
+    the reader's convention, whose label is recorded in ``extra['land_convention']``."""
+    points = read_land_points(land_path, image_path, reader.convention, expected)
+    return RawFace(reader.name, image_name, image_path, reader.scheme, points,
+                   np.ones(expected, dtype=bool), split,
+                   extra={"land_convention": reader.convention.label})

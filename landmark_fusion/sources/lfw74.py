@@ -23,10 +23,9 @@ from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
-import numpy as np
-
 from .base import RawFace, Rejected, safe_join
-from .landfiles import LandConvention, detect_convention, parse_convention_options, read_land_points
+from .landfiles import (DETECTION_SAMPLE, LandConvention, detect_convention, land_face,
+                        parse_convention_options)
 from .layout import find_image, guarded, walk_files
 
 NUM_POINTS = 74
@@ -57,7 +56,7 @@ class LFW74Source:
     scheme = "fw74"
 
     def __init__(self, root: Path, coordinates: str = "auto", y_axis: str = "auto",
-                 detect_sample: int = 50) -> None:
+                 detect_sample: int = DETECTION_SAMPLE) -> None:
         self.root = Path(root)
         self._forced = parse_convention_options(coordinates, y_axis)
         self.detect_sample = int(detect_sample)
@@ -103,7 +102,4 @@ class LFW74Source:
         land_path = safe_join(self.root, item)
         image_name = Path(item).with_suffix(find_image(self.root / item).suffix).as_posix()
         image_path = safe_join(self.root, image_name)
-        points = read_land_points(land_path, image_path, self.convention, NUM_POINTS)
-        return [RawFace(self.name, image_name, image_path, self.scheme, points,
-                        np.ones(NUM_POINTS, dtype=bool), self.split_of(item),
-                        extra={"land_convention": self.convention.label})]
+        return [land_face(self, land_path, image_name, image_path, self.split_of(item), NUM_POINTS)]

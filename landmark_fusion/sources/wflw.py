@@ -39,6 +39,7 @@ from typing import Iterator
 import numpy as np
 
 from .base import RawFace, Rejected, SourceError, check_points, image_size, safe_join
+from .layout import guarded
 
 NUM_POINTS = 98
 ATTRIBUTES = ("pose", "expression", "illumination", "make-up", "occlusion", "blur")
@@ -188,10 +189,7 @@ class WFLWSource:
     # -- reading -------------------------------------------------------------------------------
 
     def read(self, item: WFLWItem) -> list[RawFace | Rejected]:
-        try:
-            return [self._read(item)]
-        except SourceError as error:
-            return [Rejected(self.name, item.sample_id, error.reason, error.detail)]
+        return guarded(self.name, item.sample_id, lambda: [self._read(item)])
 
     def _line(self, item: WFLWItem) -> str:
         path = self.root / item.list_path

@@ -8,7 +8,7 @@ import pytest
 import scipy.io
 
 from landmark_fusion.sources.aflw2000_3d import AFLW2000Source
-from landmark_fusion.sources.base import RawFace, Rejected
+from landmark_fusion.sources.base import RawFace
 
 NAMES = ["image00050", "image00081", "image00251", "image00430", "image00475"]
 
@@ -18,7 +18,7 @@ def root(samples_dir):
     return samples_dir / "AFLW2000-3D"
 
 
-def test_items_and_exact_points(root):
+def test_items_and_exact_points(root, read_face):
     source = AFLW2000Source(root)
     items = list(source.items())
     assert items == [f"AFLW2000/{name}.mat" for name in NAMES]
@@ -27,8 +27,7 @@ def test_items_and_exact_points(root):
     pts21 = np.load(root / "test.configs/AFLW2000-3D.pts21.npy")
     pose = np.load(root / "test.configs/AFLW2000-3D.pose.npy")
     for item, name in zip(items, NAMES):
-        (face,) = source.read(item)
-        assert isinstance(face, RawFace)
+        face = read_face(source, item)
         mat = scipy.io.loadmat(root / item)
         assert face.sample_id == f"AFLW2000/{name}.jpg" and face.split == "test"
         assert face.scheme == "ibug68_fixed" and face.visible.all()
@@ -53,7 +52,7 @@ def test_root_may_be_the_image_folder(root):
     assert source.read("image00050.mat")[0].sample_id == "image00050.jpg"
 
 
-def test_damaged_entries(root, tmp_path):
+def test_damaged_entries(root, tmp_path, read_results):
     folder = tmp_path / "AFLW2000"
     shutil.copytree(root / "AFLW2000", folder)
     data = (folder / "image00081.mat").read_bytes()
@@ -66,8 +65,7 @@ def test_damaged_entries(root, tmp_path):
     scipy.io.savemat(folder / "image00475.mat", {k: v for k, v in mat.items()
                                                  if not k.startswith("__") and k != "pt3d_68"})
     source = AFLW2000Source(tmp_path)
-    results = {item: source.read(item)[0] for item in source.items()}
-    reasons = {item: r.reason for item, r in results.items() if isinstance(r, Rejected)}
+    results, reasons = read_results(source)
     assert reasons == {"AFLW2000/image00081.mat": "corrupt_annotation",
                        "AFLW2000/image00251.mat": "missing_image",
                        "AFLW2000/image00430.mat": "bad_coordinates",

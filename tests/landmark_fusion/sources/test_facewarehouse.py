@@ -10,7 +10,7 @@ import pytest
 from landmark_fusion.demo.writers.base import FixtureFace
 from landmark_fusion.demo.writers.landfiles import write_facewarehouse
 from landmark_fusion.sources import get_source
-from landmark_fusion.sources.base import RawFace, Rejected
+from landmark_fusion.sources.base import RawFace
 from landmark_fusion.sources.facewarehouse import FaceWarehouseSource
 
 
@@ -25,16 +25,14 @@ def test_registry_names_the_reader():
     assert get_source("facewarehouse") is FaceWarehouseSource
 
 
-def test_real_samples(samples_dir):
+def test_real_samples(samples_dir, read_face):
     root = samples_dir / "FaceWarehouse"
     source = FaceWarehouseSource(root)
     items = list(source.items())
     assert items == ["Tester_1/TrainingPose/pose_0.land", "Tester_1/TrainingPose/pose_1.land"]
     for item in items:
-        (face,) = source.read(item)
-        assert isinstance(face, RawFace)
+        face = read_face(source, item)
         assert face.sample_id == item.replace(".land", ".png")
-        assert face.image_path == (root / face.sample_id).resolve()
         assert face.scheme == "fw74" and face.split == "train" and face.visible.all()
         assert face.extra["land_convention"] == "normalised/y_up"
         np.testing.assert_allclose(face.points, _expected_points(root / item), rtol=0, atol=1e-9)
@@ -64,7 +62,7 @@ def test_test_testers_and_tester_order(samples_dir, tmp_path):
     assert splits == {"Tester_1": "train", "Tester_2": "test", "Tester_10": "test"}
 
 
-def test_broken_poses_are_rejected(samples_dir, tmp_path):
+def test_broken_poses_are_rejected(samples_dir, tmp_path, read_results):
     _copy_tester(samples_dir, tmp_path, 1)
     poses = tmp_path / "Tester_1" / "TrainingPose"
     (poses / "pose_0.land").unlink()                                   # image without landmarks
@@ -73,10 +71,9 @@ def test_broken_poses_are_rejected(samples_dir, tmp_path):
     (poses / "pose_3.land").write_bytes(b"\r\n".join(lines[:-2] + [b""]))   # 73 points, count 74
     shutil.copy(poses / "pose_1.png", poses / "pose_3.png")
     source = FaceWarehouseSource(tmp_path)
-    results = {item: source.read(item)[0] for item in source.items()}
+    results, reasons = read_results(source)
     assert list(results) == [f"Tester_1/TrainingPose/pose_{j}.land" for j in range(4)]
-    reasons = {item.split("/")[-1]: r.reason for item, r in results.items() if isinstance(r, Rejected)}
-    assert reasons == {"pose_0.land": "missing_annotation", "pose_2.land": "missing_image",
+    assert {item.split("/")[-1]: reason for item, reason in reasons.items()} == {"pose_0.land": "missing_annotation", "pose_2.land": "missing_image",
                        "pose_3.land": "wrong_point_count"}
     assert "73" in results["Tester_1/TrainingPose/pose_3.land"].detail
     assert isinstance(results["Tester_1/TrainingPose/pose_1.land"], RawFace)

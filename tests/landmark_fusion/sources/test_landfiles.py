@@ -115,7 +115,22 @@ def test_detection_majority_and_forcing(tmp_path):
     assert (forced.normalised, forced.y_up, forced.how) == (True, True, "forced")
     half = detect_convention(paths, y_up=True)
     assert (half.normalised, half.y_up) == (False, True)
-    assert detect_convention([]).label == "normalised/y_up"  # FaceWarehouse default
+    assert half.how == "auto: 1/4 files within ±1.5; orientation forced"
+    empty = detect_convention([])
+    assert empty.label == "normalised/y_up"  # FaceWarehouse default
+    assert empty.how == "auto: range: no readable file, default; orientation: no usable file, default"
+
+
+def test_detection_tie_keeps_the_default(tmp_path):
+    rng = np.random.default_rng(9)
+    paths = [write_land(tmp_path / "a.land", _upright_face(rng, 200, 200), (200, 200), True, True),
+             write_land(tmp_path / "b.land", _upright_face(rng, 200, 200), (200, 200), False, False)]
+    found = detect_convention(paths, default=LandConvention(normalised=False, y_up=True))
+    assert (found.normalised, found.y_up) == (False, True)
+    assert found.how == "auto: 1/2 files within ±1.5; 1/2 files with brows at larger v than mouth"
+    pinned = detect_convention(paths, normalised=True)
+    assert (pinned.normalised, pinned.y_up) == (True, True)  # the tie falls to the FaceWarehouse default
+    assert pinned.how.startswith("auto: range forced; 1/2 files")
 
 
 def test_convention_options():

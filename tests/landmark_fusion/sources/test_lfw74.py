@@ -33,7 +33,7 @@ def test_registry_names_the_reader():
 
 @pytest.mark.parametrize("normalised", [True, False])
 @pytest.mark.parametrize("y_up", [True, False])
-def test_each_convention_is_detected_and_read_back(tmp_path, normalised, y_up):
+def test_each_convention_is_detected_and_read_back(tmp_path, normalised, y_up, read_face):
     faces = _faces(5)
     write_lfw74(tmp_path, faces, normalised=normalised, y_up=y_up)
     source = LFW74Source(tmp_path)
@@ -41,8 +41,8 @@ def test_each_convention_is_detected_and_read_back(tmp_path, normalised, y_up):
     label = f"{'normalised' if normalised else 'pixels'}/{'y_up' if y_up else 'y_down'}"
     by_id = {}
     for item in source.items():
-        (face,) = source.read(item)
-        assert isinstance(face, RawFace) and face.scheme == "fw74"
+        face = read_face(source, item)
+        assert face.scheme == "fw74"
         assert face.extra["land_convention"] == label
         by_id[face.sample_id] = face
     for fixture in faces:

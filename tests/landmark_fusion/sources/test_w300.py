@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from landmark_fusion.sources import get_source
-from landmark_fusion.sources.base import RawFace, Rejected
+from landmark_fusion.sources.base import RawFace
 from landmark_fusion.sources.w300 import W300Source, subset_of
 
 
@@ -16,16 +16,14 @@ def test_registry_names_the_reader():
     assert get_source("300w") is W300Source
 
 
-def test_real_samples_exact(samples_dir):
+def test_real_samples_exact(samples_dir, read_face):
     root = samples_dir / "300W"
     source = W300Source(root)
     items = list(source.items())
     assert items == [f"lfpw/trainset/image_000{i}.pts" for i in (1, 2, 3)]
     for item in items:
-        (face,) = source.read(item)
-        assert isinstance(face, RawFace)
+        face = read_face(source, item)
         assert face.sample_id == item.replace(".pts", ".png")
-        assert face.image_path == (root / face.sample_id).resolve()
         assert face.scheme == "ibug68" and face.source == "300w"
         assert face.split == "train" and face.extra["subset"] == "train"
         assert face.visible.all() and np.isnan(face.yaw)
@@ -71,14 +69,13 @@ def release(samples_dir, tmp_path):
     return root
 
 
-def test_release_layout_with_damaged_entries(release):
+def test_release_layout_with_damaged_entries(release, read_results):
     source = W300Source(release)
     items = list(source.items())
     assert items == ["01_Indoor/indoor_001.pts", "afw/a_67.pts", "afw/b_nan.pts", "afw/c_truncated.pts",
                      "afw/d_no_image.pts", "afw/e_link.pts", "helen/testset/good_common.pts",
                      "ibug/good_challenge.pts"]
-    results = {item: source.read(item)[0] for item in items}
-    rejected = {item: r.reason for item, r in results.items() if isinstance(r, Rejected)}
+    results, rejected = read_results(source)
     assert rejected == {"afw/a_67.pts": "wrong_point_count", "afw/b_nan.pts": "bad_coordinates",
                         "afw/c_truncated.pts": "corrupt_annotation", "afw/d_no_image.pts": "missing_image",
                         "afw/e_link.pts": "path_outside_root"}

@@ -42,11 +42,11 @@ def test_parse_name():
     assert parse_name("HELEN_232194_1_1", "x") == ("HELEN_232194", 1, 1)
 
 
-def test_k0_points_pose_and_roi_exact(source, samples_dir):
+def test_k0_points_pose_and_roi_exact(source, samples_dir, read_face):
     for item in ("HELEN/HELEN_232194_1_0.mat", "IBUG/IBUG_image_008_1_0.mat"):
         mat = scipy.io.loadmat(samples_dir / "300W-LP" / item)
-        (face,) = source.read(item)
-        assert isinstance(face, RawFace) and face.scheme == "ibug68_fixed"
+        face = read_face(source, item)
+        assert face.scheme == "ibug68_fixed"
         assert face.sample_id == item.replace(".mat", ".jpg")
         np.testing.assert_array_equal(face.points, mat["pt2d"].T - 1.0)
         assert face.visible.all()
@@ -100,15 +100,14 @@ def test_profiled_image_reads_landmarks_file(copy_root, flip_perm):
     np.testing.assert_array_equal(flip.points, (own - 1.0)[flip_perm])
 
 
-def test_damaged_entries_rejected_rest_read(copy_root, flip_perm):
+def test_damaged_entries_rejected_rest_read(copy_root, flip_perm, read_results):
     data = (copy_root / "IBUG/IBUG_image_008_1_0.mat").read_bytes()
     (copy_root / "IBUG/IBUG_image_008_1_0.mat").write_bytes(data[: len(data) // 3])
     (copy_root / "HELEN_Flip/HELEN_232194_1_0.jpg").unlink()
     (copy_root / "HELEN/HELEN_badname.mat").write_bytes(b"x")
     save_mat(copy_root / "landmarks/HELEN/HELEN_232194_1_1_pts.mat", {"pts_3d": np.full((67, 2), 100.0)})
     source = W300LPSource(copy_root, flip_permutation=flip_perm)
-    results = {item: source.read(item)[0] for item in source.items()}
-    reasons = {item: r.reason for item, r in results.items() if isinstance(r, Rejected)}
+    results, reasons = read_results(source)
     assert reasons == {
         "HELEN/HELEN_badname.mat": "corrupt_annotation",
         "HELEN/HELEN_232194_1_1.mat": "corrupt_annotation",   # _pts.mat with 67 rows

@@ -29,14 +29,13 @@ def makeup_copy(samples_dir, tmp_path):
     return tmp_path, first
 
 
-def test_real_makeup_list(makeup_copy):
+def test_real_makeup_list(makeup_copy, read_face):
     root, first = makeup_copy
     source = WFLWSource(root)
     items = list(source.items())
     assert len(items) == 206 and len({item.sample_id for item in items}) == 206
     assert all(item.split == "test" and item.attribute_lists == ("make-up",) for item in items)
-    (face,) = source.read(items[0])
-    assert isinstance(face, RawFace)
+    face = read_face(source, items[0])
     assert len(first) == 197
     expected = np.array([float(v) for v in first[:196]]).reshape(98, 2)
     np.testing.assert_array_equal(face.points, expected)
