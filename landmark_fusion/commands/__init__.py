@@ -15,3 +15,4 @@ def fuse() -> None:
 
 for _command in (build, stats, corr, model, demo):
     fuse.add_command(_command)
+from . import corr_model  # noqa: E402,F401  registers the model-table sub-commands on `corr`

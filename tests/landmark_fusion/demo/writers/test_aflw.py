@@ -6,9 +6,9 @@ import sqlite3
 import numpy as np
 import pytest
 
-from landmark_fusion.demo.writers.aflw import write_aflw_3ddfa, write_aflw_sqlite
+from landmark_fusion.demo.writers.aflw import marked_rows, write_aflw_3ddfa, write_aflw_sqlite
 from landmark_fusion.demo.writers.base import FixtureFace
-from landmark_fusion.sources.aflw import AFLWSource
+from landmark_fusion.sources.aflw import AFLWSource, unmark_points
 from landmark_fusion.sources.base import RawFace
 
 
@@ -77,3 +77,13 @@ def test_3ddfa_round_trip(tmp_path):
         np.testing.assert_array_equal(got.visible, face.visibility())
         np.testing.assert_allclose(got.points[got.visible], expected[face.visibility()], atol=1e-4)
         assert got.yaw == pytest.approx(face.yaw, abs=1e-5)
+
+
+def test_missing_marker_both_ways():
+    points = np.array([[0.0, 0.0], [10.5, 20.25], [3.0, 4.0]])
+    rows = marked_rows(points, [True, False, True])
+    np.testing.assert_array_equal(rows, [[1.0, -1.0, 4.0], [1.0, 452.0, 5.0]])  # 1-based, (-1, 452) marker
+    back, visible = unmark_points(rows.T)
+    assert visible.tolist() == [True, False, True]
+    np.testing.assert_array_equal(back[[0, 2]], points[[0, 2]])
+    assert np.isnan(back[1]).all()
