@@ -1,7 +1,64 @@
-"""`fuse build`."""
+"""`fuse build`: databases named in a roots file → one HDF5 file or a Parquet shard set."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
 import click
 
+from ..crop import DEFAULT_MARGIN, DEFAULT_SIZE
 
-@click.group("build")
-def build() -> None:
-    """(being written)"""
+
+@click.command("build")
+@click.option("--sources", "sources_spec", default="all", show_default=True,
+              help="'all' (every database in the roots file) or a comma list, e.g. 300w,aflw.")
+@click.option("--roots", "roots_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="roots.yaml mapping database names to folders "
+                   "[default: $LANDMARK_FUSION_ROOTS or ./roots.yaml].")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
+              help="X.h5 / X.hdf5 for one HDF5 file; a folder or X.parquet for a Parquet shard set.")
+@click.option("--format", "fmt", type=click.Choice(["auto", "hdf5", "parquet"]), default="auto",
+              show_default=True, help="Output format; auto decides from --out.")
+@click.option("--workers", type=int, default=None,
+              help="Worker processes (0 = none) [default: CPU count].")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="At most this many work items per database (quick runs).")
+@click.option("--crop-size", type=click.IntRange(min=8), default=DEFAULT_SIZE, show_default=True,
+              help="Side of the square crops in pixels.")
+@click.option("--margin", type=click.FloatRange(min=0.0), default=DEFAULT_MARGIN, show_default=True,
+              help="Margin on each side of the landmark box, as a fraction of its longer side.")
+@click.option("--compression", type=click.Choice(["none", "lzf"]), default="none",
+              show_default=True, help="HDF5 dataset compression.")
+@click.option("--strict", is_flag=True, help="Fail (no output) on the first rejected sample.")
+@click.option("--progress/--no-progress", default=True, show_default=True,
+              help="Show a progress bar.")
+def build(sources_spec: str, roots_path: Path | None, out: Path, fmt: str, workers: int | None,
+          limit: int | None, crop_size: int, margin: float, compression: str, strict: bool,
+          progress: bool) -> None:
+    """Crop, unify and write every face of the selected databases.
+
+    Writes a report beside the output (OUT.report.json, and every rejected sample in
+    OUT.rejected.jsonl) and prints a table. Exits non-zero when nothing usable is left, or with
+    --strict when any sample was rejected.
+    """
+    from ..build import BuildFailed, BuildSettings, build_shards, report_paths
+    from ..roots import RootsError, load_roots, select_sources
+
+    try:
+        roots = select_sources(load_roots(roots_path), sources_spec)
+    except RootsError as error:
+        raise click.UsageError(str(error)) from None
+    settings = BuildSettings(crop_size=crop_size, margin=margin, limit=limit,
+                             workers=(os.cpu_count() or 1) if workers is None else workers,
+                             strict=strict, compression=None if compression == "none" else "lzf",
+                             progress=progress)
+    report_json, rejected_jsonl = report_paths(out)
+    try:
+        report = build_shards(roots, out, settings, None if fmt == "auto" else fmt)
+    except BuildFailed as failure:
+        click.echo(failure.report.table())
+        click.echo(f"report: {report_json}; rejected samples: {rejected_jsonl}")
+        raise click.ClickException(str(failure)) from None
+    click.echo(report.table())
+    click.echo(f"wrote {report.total_kept} faces to {out} in {report.seconds:.1f} s")
+    click.echo(f"report: {report_json}; rejected samples: {rejected_jsonl}")

@@ -1,0 +1,118 @@
+"""Image decoding for the build: OpenCV decode to RGB uint8 with named, per-sample errors.
+
+The header is read first (Pillow opens files lazily), so an image over the pixel limit is refused
+before any pixel is decoded. Truncated files are caught by their missing end marker (JPEG ``FFD9``,
+PNG ``IEND``): OpenCV decodes the readable part of a truncated JPEG and returns it without error.
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from .sources.base import DEFAULT_MAX_PIXELS, SourceError
+
+#: How far before the end of the file the end marker may sit (some encoders pad after it).
+_TAIL = 1024
+
+
+def _check_complete(data: bytes, path: Path) -> None:
+    """Refuse JPEG/PNG files whose end marker is missing (truncated downloads or copies)."""
+    tail = data[-_TAIL:]
+    if data[:2] == b"\xff\xd8" and b"\xff\xd9" not in tail:
+        raise SourceError("corrupt_image", f"{path}: truncated JPEG (no end-of-image marker)")
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and b"IEND" not in tail:
+        raise SourceError("corrupt_image", f"{path}: truncated PNG (no IEND chunk)")
+
+
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    """Size from a PNG's IHDR chunk (bytes 16-24), or None if it is not one."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR" and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    return None
+
+
+#: JPEG start-of-frame markers (baseline, progressive, lossless, ...) that carry the image size.
+_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """Size from a JPEG's start-of-frame segment, or None if it is not found."""
+    if data[:2] != b"\xff\xd8":
+        return None
+    pos, end = 2, len(data)
+    while pos + 4 <= end:
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # segments without a length
+            pos += 2
+            continue
+        length = int.from_bytes(data[pos + 2:pos + 4], "big")
+        if marker in _SOF and pos + 9 <= end:
+            height = int.from_bytes(data[pos + 5:pos + 7], "big")
+            width = int.from_bytes(data[pos + 7:pos + 9], "big")
+            return width, height
+        if marker in (0xD9, 0xDA) or length < 2:  # end of image / start of scan before a frame
+            return None
+        pos += 2 + length
+    return None
+
+
+def header_size(data: bytes, path: Path | str) -> tuple[int, int]:
+    """``(width, height)`` from the encoded header only, without decoding the pixels.
+
+    PNG and JPEG headers are read directly (fast path); other formats go through Pillow, which
+    also opens files lazily.
+    """
+    size = _png_size(data) or _jpeg_size(data)
+    if size is not None:
+        return size
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+    except Image.DecompressionBombError as error:
+        raise SourceError("image_too_large", f"{path}: {error}") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
+        raise SourceError("corrupt_image", f"{path}: unreadable image header ({error})") from None
+    return int(width), int(height)
+
+
+def read_image(path: Path | str, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode ``path`` to an (H, W, 3) uint8 RGB array; grayscale becomes 3 channels, alpha is dropped.
+
+    Raises :class:`SourceError` with reason ``missing_image``, ``image_too_large`` or
+    ``corrupt_image``.
+    """
+    import cv2
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SourceError("missing_image", f"{path}: image file not found") from None
+    except IsADirectoryError:
+        raise SourceError("missing_image", f"{path}: is a directory, not an image") from None
+    except OSError as error:
+        raise SourceError("corrupt_image", f"{path}: cannot read ({error})") from None
+    if not data:
+        raise SourceError("corrupt_image", f"{path}: empty file")
+    width, height = header_size(data, path)
+    if width * height > max_pixels:
+        raise SourceError("image_too_large", f"{path}: {width}x{height} exceeds {max_pixels} pixels")
+    _check_complete(data, path)
+    # Stored pixel frame, EXIF orientation ignored: annotations and the header size refer to it.
+    flags = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    if image is None:
+        raise SourceError("corrupt_image", f"{path}: OpenCV could not decode the image")
+    if image.shape[:2] != (height, width):
+        raise SourceError("corrupt_image", f"{path}: decoded {image.shape[1]}x{image.shape[0]}, "
+                                           f"header says {width}x{height}")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

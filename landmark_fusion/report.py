@@ -1,0 +1,113 @@
+"""The build report: per database read / kept / rejected, rejections by reason, rejected ids.
+
+Rejected samples are streamed to a JSON-lines file (one ``{source, sample_id, reason, detail}`` per
+line) as they happen, so the report's memory does not grow with the number of rejections; the JSON
+report keeps the counts and only the first :data:`FIRST_REJECTED` rejections.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+from typing import IO, Any
+
+from .sources.base import Rejected
+
+FIRST_REJECTED = 100
+
+
+class BuildReport:
+    """Counts of one build, with the rejected list streamed to ``rejected_path``."""
+
+    def __init__(self, sources: list[str], rejected_path: Path | None = None,
+                 first_rejected: int = FIRST_REJECTED) -> None:
+        self.sources = list(sources)
+        self.items = Counter()      # work items handed to the readers
+        self.kept = Counter()       # faces written
+        self.rejected = Counter()   # rejections
+        self.reasons: dict[str, Counter] = {name: Counter() for name in self.sources}
+        self.first: list[dict[str, str]] = []
+        self.first_limit = first_rejected
+        self.rejected_path = Path(rejected_path) if rejected_path is not None else None
+        self._stream: IO[str] | None = None
+        if self.rejected_path is not None:
+            self._stream = self.rejected_path.open("w", encoding="utf-8")
+        self.status = "running"
+        self.settings: dict[str, Any] = {}
+        self.output: str | None = None
+        self.seconds = 0.0
+
+    def add_item(self, source: str) -> None:
+        self.items[source] += 1
+
+    def add_kept(self, source: str) -> None:
+        self.kept[source] += 1
+
+    def add_rejected(self, rejection: Rejected) -> None:
+        record = asdict(rejection)
+        self.rejected[rejection.source] += 1
+        self.reasons.setdefault(rejection.source, Counter())[rejection.reason] += 1
+        if len(self.first) < self.first_limit:
+            self.first.append(record)
+        if self._stream is not None:
+            self._stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    @property
+    def total_kept(self) -> int:
+        return sum(self.kept.values())
+
+    @property
+    def total_rejected(self) -> int:
+        return sum(self.rejected.values())
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+    def to_dict(self) -> dict[str, Any]:
+        per_source = {}
+        for name in self.sources:
+            per_source[name] = {
+                "items": self.items[name],
+                "read": self.kept[name] + self.rejected[name],
+                "kept": self.kept[name],
+                "rejected": self.rejected[name],
+                "rejected_by_reason": dict(sorted(self.reasons.get(name, Counter()).items())),
+            }
+        return {
+            "status": self.status,
+            "output": self.output,
+            "seconds": round(self.seconds, 3),
+            "settings": self.settings,
+            "totals": {"read": self.total_kept + self.total_rejected, "kept": self.total_kept,
+                       "rejected": self.total_rejected},
+            "sources": per_source,
+            "rejected_file": str(self.rejected_path) if self.rejected_path else None,
+            "first_rejected": self.first,
+        }
+
+    def write_json(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n",
+                        encoding="utf-8")
+
+    def table(self) -> str:
+        """A plain-text table for people: one line per database, then rejections by reason."""
+        header = f"{'database':<14}{'items':>9}{'read':>9}{'kept':>9}{'rejected':>10}"
+        lines = [header, "-" * len(header)]
+        for name in self.sources:
+            lines.append(f"{name:<14}{self.items[name]:>9}{self.kept[name] + self.rejected[name]:>9}"
+                         f"{self.kept[name]:>9}{self.rejected[name]:>10}")
+        lines.append("-" * len(header))
+        lines.append(f"{'total':<14}{sum(self.items.values()):>9}"
+                     f"{self.total_kept + self.total_rejected:>9}{self.total_kept:>9}"
+                     f"{self.total_rejected:>10}")
+        reasons = [(name, reason, count) for name in self.sources
+                   for reason, count in sorted(self.reasons.get(name, Counter()).items())]
+        if reasons:
+            lines.append("")
+            lines.append("rejected by reason:")
+            for name, reason, count in reasons:
+                lines.append(f"  {name:<14}{reason:<24}{count:>8}")
+        return "\n".join(lines)

@@ -1,0 +1,146 @@
+"""One HDF5 file per shard set: resizable datasets, one chunk per image for random access.
+
+Each field of docs/shards.md is a dataset of that name; file attributes carry ``landmark_names``,
+``source_names``, ``scheme_names``, ``crop_size``, ``margin`` and ``format_version``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .base import ShardSet
+from .schema import ARRAY_FIELDS, STRING_FIELDS, ShardInfo
+
+#: Rows per chunk of the small per-row fields (images are chunked one per row).
+SMALL_CHUNK = 512
+#: Chunk cache per open file (bytes): keeps the small fields' recent chunks decoded.
+CHUNK_CACHE = 32 * 1024 * 1024
+
+
+class HDF5Writer:
+    """Appends column batches to a new HDF5 file; ``compression`` is None or ``"lzf"``."""
+
+    def __init__(self, path: str | Path, info: ShardInfo, compression: str | None = None) -> None:
+        import h5py
+
+        self.path = Path(path)
+        self.info = info
+        self.rows = 0
+        self._file = h5py.File(self.path, "w")
+        size, count = info.crop_size, len(info.landmark_names)
+        for name, (dtype, shape_of) in ARRAY_FIELDS.items():
+            shape = shape_of(size, count)
+            chunk_rows = 1 if name == "images" else SMALL_CHUNK
+            self._file.create_dataset(name, shape=(0, *shape), maxshape=(None, *shape), dtype=dtype,
+                                      chunks=(chunk_rows, *shape), compression=compression)
+        for name in STRING_FIELDS:
+            self._file.create_dataset(name, shape=(0,), maxshape=(None,), chunks=(SMALL_CHUNK,),
+                                      dtype=h5py.string_dtype("utf-8"), compression=compression)
+        self._write_attrs()
+
+    def _write_attrs(self) -> None:
+        import h5py
+
+        attrs = self.info.to_attrs()
+        for key, value in attrs.items():
+            if isinstance(value, list):
+                self._file.attrs[key] = np.array(value, dtype=h5py.string_dtype("utf-8"))
+            elif isinstance(value, (dict, tuple)):
+                self._file.attrs[key] = json.dumps(value)
+            else:
+                self._file.attrs[key] = value
+
+    def append(self, batch: dict[str, np.ndarray]) -> None:
+        """Add the rows of one column batch (as made by ``schema.stack_samples``)."""
+        n = len(batch["images"])
+        if n == 0:
+            return
+        start, stop = self.rows, self.rows + n
+        for name in (*ARRAY_FIELDS, *STRING_FIELDS):
+            dataset = self._file[name]
+            dataset.resize(stop, axis=0)
+            dataset[start:stop] = batch[name]
+        self.rows = stop
+
+    def close(self) -> None:
+        """Finish the file (attributes are final)."""
+        self._write_attrs()
+        self._file.attrs["num_rows"] = self.rows
+        self._file.close()
+
+    def abort(self) -> None:
+        """Close without finishing (the caller removes the file)."""
+        try:
+            self._file.close()
+        except Exception:  # noqa: BLE001 - closing a broken file must not hide the first error
+            pass
+
+
+def read_info(attrs) -> ShardInfo:
+    """:class:`ShardInfo` from HDF5 file attributes."""
+    plain = {}
+    for key, value in attrs.items():
+        if isinstance(value, np.ndarray):
+            value = [v.decode() if isinstance(v, bytes) else str(v) for v in value.tolist()]
+        elif isinstance(value, bytes):
+            value = value.decode()
+        elif isinstance(value, np.generic):
+            value = value.item()
+        plain[key] = value
+    return ShardInfo.from_attrs(plain)
+
+
+class HDF5ShardSet(ShardSet):
+    """Lazy reader of one HDF5 shard file."""
+
+    format = "hdf5"
+
+    def __init__(self, path) -> None:
+        super().__init__(path)
+        self._file = None
+
+    def _handle_attributes(self) -> Sequence[str]:
+        return ("_file",)
+
+    def _open(self) -> None:
+        import h5py
+
+        self._file = h5py.File(self.path, "r", rdcc_nbytes=CHUNK_CACHE)
+        self._info = read_info(self._file.attrs)
+        self._length = int(self._file["images"].shape[0])
+
+    def close(self) -> None:
+        if self._file is not None:
+            try:
+                self._file.close()
+            except Exception:  # noqa: BLE001 - a handle inherited over fork may be unusable
+                pass
+        self._file = None
+        super().close()
+
+    def _dataset(self, name: str):
+        dataset = self._file[name]
+        return dataset.asstr() if name in STRING_FIELDS else dataset
+
+    def _read_rows(self, rows: np.ndarray, fields: Sequence[str]) -> dict[str, np.ndarray]:
+        out = {}
+        for name in fields:
+            dataset = self._dataset(name)
+            if len(rows) == 0:
+                values = self._read_range(0, 0, (name,))[name]
+            elif len(rows) == 1 or rows[-1] - rows[0] + 1 == len(rows):
+                values = dataset[int(rows[0]):int(rows[-1]) + 1]
+            else:
+                values = dataset[rows]
+            out[name] = np.asarray(values, dtype=object) if name in STRING_FIELDS else values
+        return out
+
+    def _read_range(self, start: int, stop: int, fields: Sequence[str]) -> dict[str, np.ndarray]:
+        out = {}
+        for name in fields:
+            values = self._dataset(name)[start:stop]
+            out[name] = np.asarray(values, dtype=object) if name in STRING_FIELDS else values
+        return out

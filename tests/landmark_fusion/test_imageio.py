@@ -1,0 +1,66 @@
+"""Image decode: RGB order, grayscale, and the named errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from landmark_fusion.imageio import read_image
+from landmark_fusion.sources.base import SourceError
+
+
+def _save(path, array):
+    Image.fromarray(array).save(path)
+    return path
+
+
+def test_rgb_order_and_grayscale(tmp_path):
+    rgb = np.zeros((6, 8, 3), np.uint8)
+    rgb[..., 0] = 250  # red
+    out = read_image(_save(tmp_path / "red.png", rgb))
+    assert out.shape == (6, 8, 3) and out[0, 0].tolist() == [250, 0, 0]
+    gray = read_image(_save(tmp_path / "gray.png", np.full((5, 7), 77, np.uint8)))
+    assert gray.shape == (5, 7, 3) and gray[2, 3].tolist() == [77, 77, 77]
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+def test_truncated_image_is_corrupt(tmp_path, suffix):
+    rng = np.random.default_rng(0)
+    path = _save(tmp_path / f"full{suffix}", rng.integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    data = path.read_bytes()
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(SourceError) as error:
+        read_image(cut)
+    assert error.value.reason == "corrupt_image"
+    assert "cut" in error.value.detail
+
+
+def test_missing_garbage_and_too_large(tmp_path):
+    with pytest.raises(SourceError) as error:
+        read_image(tmp_path / "nope.jpg")
+    assert error.value.reason == "missing_image"
+    (tmp_path / "junk.jpg").write_bytes(b"not an image at all")
+    with pytest.raises(SourceError) as error:
+        read_image(tmp_path / "junk.jpg")
+    assert error.value.reason == "corrupt_image"
+    path = _save(tmp_path / "big.png", np.zeros((40, 50, 3), np.uint8))
+    with pytest.raises(SourceError) as error:
+        read_image(path, max_pixels=40 * 50 - 1)
+    assert error.value.reason == "image_too_large"
+    assert read_image(path, max_pixels=40 * 50).shape == (40, 50, 3)
+
+
+def test_real_sample_decodes(samples_dir):
+    image = read_image(samples_dir / "300W/lfpw/trainset/image_0001.png")
+    reference = np.asarray(Image.open(samples_dir / "300W/lfpw/trainset/image_0001.png").convert("RGB"))
+    np.testing.assert_array_equal(image, reference)
+
+
+def test_fast_header_size_matches_pillow_on_real_samples(samples_dir):
+    from landmark_fusion.imageio import header_size
+
+    paths = sorted(samples_dir.rglob("*.jpg")) + sorted(samples_dir.rglob("*.png"))
+    assert len(paths) > 20
+    for path in paths:
+        assert header_size(path.read_bytes(), path) == Image.open(path).size, path
