@@ -114,8 +114,7 @@ def run_demo(out: str | Path, faces: int = 300, model_path: str | None = None, s
     t0 = time.perf_counter()
     shards = out / "fused.h5"
     roots = list(load_roots(roots_path).values())
-    report = build_shards(roots, shards, BuildSettings(workers=workers if workers > 1 else 0, progress=progress),
-                          log=log)
+    report = build_shards(roots, shards, BuildSettings(workers=workers if workers > 1 else 0, progress=progress))
     log(report.table())
     result.outputs["fused shards"] = shards
     result.seconds["build"] = time.perf_counter() - t0
