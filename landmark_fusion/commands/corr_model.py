@@ -12,7 +12,7 @@ import click
 from .corr import corr
 
 _MODEL_HELP = ("model file: the project's npz or anything `fuse model convert` reads "
-               "(e.g. ../shared/models/ict-facekit/ict_facekit_face.npz)")
+               "(e.g. ICT-FaceKit's converted ict_facekit_face.npz)")
 _TABLE_HELP = "vertex table (a YAML file or a table name); default: found by the model's name"
 
 
