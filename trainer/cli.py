@@ -76,24 +76,27 @@ def train(ctx: click.Context, **o) -> None:
 @click.option("--model", "model_path", help="Face model (default: the one the checkpoint was trained with).")
 @click.option("--vertex-table", help="JSON/YAML canonical name → vertex.")
 @click.option("--protocol", type=click.Choice(["all", "aflw-3ddfa"]), default="all", show_default=True,
-              help="aflw-3ddfa: only the AFLW scheme's points (3DDFA's 21-point protocol).")
+              help="aflw-3ddfa: 3DDFA's AFLW protocol (AFLW points composed from the predicted 68; "
+                   "sources default to aflw).")
+@click.option("--aflw-pts68", type=click.Path(exists=True, dir_okay=False),
+              help="aflw-3ddfa: 3DDFA's AFLW_GT_pts68.npy for the 68-point-box normaliser "
+                   "(AFLW_GT_crop_roi_box.npy must lie beside it).")
+@click.option("--aflw-list", type=click.Path(exists=True, dir_okay=False),
+              help="AFLW_GT_crop.list giving the row order of --aflw-pts68 "
+                   "(default: ../test.data/AFLW_GT_crop.list from its folder).")
 @click.option("--out", help="Folder for results.md/.csv, per_landmark.csv/.png.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--batch-size", type=int, default=64, show_default=True)
-def eval_command(checkpoint, shards, split, db, sources, model_path, vertex_table, protocol, out, device,
-                 batch_size) -> None:
+def eval_command(checkpoint, shards, split, db, sources, model_path, vertex_table, protocol, aflw_pts68, aflw_list,
+                 out, device, batch_size) -> None:
     """NME per database and |yaw| bucket (3DDFA protocol) beside the mean-shape baseline."""
     from .data import source_names_for
     from .evaluate import evaluate
 
-    names, label = None, None
-    if protocol == "aflw-3ddfa":
-        from landmark_fusion.vocabulary import load_scheme
-
-        names = load_scheme("aflw").kept_names
-        label = "AFLW 21-point scheme (3DDFA protocol)"
+    if (aflw_pts68 or aflw_list) and protocol != "aflw-3ddfa":
+        raise click.UsageError("--aflw-pts68/--aflw-list need --protocol aflw-3ddfa")
     result = evaluate(checkpoint, shards, split, source_names_for(db, _csv(sources)), model_path, vertex_table,
-                      out, batch_size, device, landmarks=names, protocol_label=label)
+                      out, batch_size, device, protocol=protocol, aflw_pts68=aflw_pts68, aflw_list=aflw_list)
     click.echo(result.markdown)
 
 

@@ -2,8 +2,9 @@
 per database and per |yaw| bucket [0,30], (30,60], (60,90] (|yaw| > 90 goes to the last bucket,
 formats.md §1.2); the "mean" is the mean of the bucket means, printed beside the per-face mean. The
 normaliser is the shard's ``norm_size`` (√(w·h) of the ground-truth landmark box, written by the fusion
-stage). A mean-shape baseline (the model's mean face, frontal, placed in the ground-truth box) stands
-beside every number.
+stage), or for 3DDFA's AFLW protocol the 68-point box of ``AFLW_GT_pts68.npy`` (:mod:`.protocols`). A
+mean-shape baseline (the model's mean face, frontal, placed in the ground-truth box) stands beside every
+number.
 """
 from __future__ import annotations
 
@@ -203,6 +204,42 @@ def plot_per_landmark(table, path: Path) -> None:
     plt.close(fig)
 
 
+PTS68_NORMALISER = "sqrt(w*h) of the 68-point ground-truth box (AFLW_GT_pts68.npy, 3DDFA)"
+
+
+def _aflw_normalisers(shards: Any, meta: Any, pred: dict[str, np.ndarray], pts68: str | None,
+                      list_path: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) normalisers of 3DDFA's AFLW protocol in the input frame and (N,) descriptions: the 68-point
+    box where ``pts68`` lists the face, else the shard's ``norm_size`` with the reason."""
+    norm = np.asarray(pred["norm_size"], np.float64).copy()
+    if pts68 is None:
+        text = NORMALISER + "; AFLW_GT_pts68.npy not given (3DDFA uses the 68-point box)"
+        return norm, np.full(norm.shape, text, dtype=object)
+    from .protocols import Pts68Normaliser, pts68_normalisers
+
+    source = Pts68Normaliser(pts68, list_path)
+    rows = np.asarray(pred["row"], np.int64)
+    sample_ids = meta["sample_id"].astype(str).to_numpy()[rows]
+    found = np.full(norm.shape, np.nan)
+    for start in range(0, rows.size, 4096):
+        part = slice(start, start + 4096)
+        c2i = shards.get_batch(rows[part], ("crop_to_image",))["crop_to_image"]
+        found[part] = pts68_normalisers(source, sample_ids[part], c2i, pred["affine"][part])
+    ok = np.isfinite(found) & (found > 0)
+    text = np.full(norm.shape, NORMALISER + f"; not listed in {source.list_path.name}", dtype=object)
+    text[ok] = PTS68_NORMALISER
+    norm[ok] = found[ok]
+    return norm, text
+
+
+def _describe_normalisers(texts: np.ndarray) -> str:
+    """One row's normaliser: the common description, or each with its face count."""
+    values, counts = np.unique(np.asarray(texts, dtype=str), return_counts=True)
+    if len(values) == 1:
+        return str(values[0])
+    return "; ".join(f"{v} ({n} faces)" for v, n in zip(values, counts))
+
+
 @dataclass
 class EvalResult:
     rows: list[Row]
@@ -213,10 +250,14 @@ class EvalResult:
 def evaluate(checkpoint: str, shards_path: str, split: str = "test", sources: Sequence[str] | None = None,
              model_path: str | None = None, vertex_table: str | None = None, out: str | None = None,
              batch_size: int = 64, device: str = "cpu", workers: int = 0,
-             landmarks: Sequence[str] | None = None, protocol_label: str | None = None) -> EvalResult:
+             landmarks: Sequence[str] | None = None, protocol_label: str | None = None,
+             protocol: str = "all", aflw_pts68: str | None = None, aflw_list: str | None = None) -> EvalResult:
     """Evaluate a checkpoint on ``split`` of a shard set; writes ``results.md``, ``results.csv``,
     ``per_landmark.csv`` and ``per_landmark.png`` to ``out`` when given. ``landmarks`` restricts the
-    evaluated landmark names (e.g. the 21 AFLW points of 3DDFA's AFLW protocol)."""
+    evaluated landmark names. ``protocol="aflw-3ddfa"`` is 3DDFA's AFLW protocol (see
+    :mod:`trainer.protocols`; sources default to ``aflw``): AFLW points composed from the predicted
+    68 points, normalised by the 68-point box of ``aflw_pts68`` (rows in the order of ``aflw_list``)
+    when given, else by the shard's ``norm_size``."""
     import torch
 
     from . import components as C
@@ -232,7 +273,19 @@ def evaluate(checkpoint: str, shards_path: str, split: str = "test", sources: Se
             else dict(zip([ck["landmark_names"][c] for c in ck["columns"]], ck["vertices"])))
     if landmarks is not None:
         vmap = {k: v for k, v in vmap.items() if k in set(landmarks)}
-    cols, verts = C.assign_vertices(names, vmap)
+    plan = None
+    if protocol == "aflw-3ddfa":
+        from landmark_fusion.sources.aflw import AFLWSource
+
+        from .protocols import aflw_plan
+
+        plan = aflw_plan(names, vmap)
+        cols, verts = plan.gt_columns, plan.vertices
+        sources = sources or [AFLWSource.name]
+    elif protocol == "all":
+        cols, verts = C.assign_vertices(names, vmap)
+    else:
+        raise ValueError(f"unknown protocol {protocol!r} (all | aflw-3ddfa)")
     enc_cfg = EncoderConfig(**ck["encoder"])
     encoder = C.build_encoder(enc_cfg)
     encoder.load_state_dict(ck["model"])
@@ -241,19 +294,25 @@ def evaluate(checkpoint: str, shards_path: str, split: str = "test", sources: Se
     decoder = C.build_decoder(face, verts, enc_cfg.n_corr, C.compute_harmonics(face, enc_cfg.n_corr)[0]).to(dev)
     rows_idx = select_indices(shards, split, sources)
     pred = predict(encoder, decoder, ShardDataset(shards_path, rows_idx), cols, batch_size, dev, workers)
-    errors = point_errors(pred["pred"], pred["gt"], pred["mask"], pred["norm_size"])
     mean_pts = decoder.lm_mean.cpu().numpy()[:, :2]
+    meta = shards.meta()
+    normaliser = np.full(len(pred["row"]), NORMALISER, dtype=object)
+    if plan is not None:
+        pred["pred"], mean_pts = plan.to_aflw(pred["pred"]), plan.to_aflw(mean_pts)
+        pred["norm_size"], normaliser = _aflw_normalisers(shards, meta, pred, aflw_pts68, aflw_list)
+    errors = point_errors(pred["pred"], pred["gt"], pred["mask"], pred["norm_size"])
     base_pts = mean_shape_baseline(mean_pts, pred["gt"], pred["mask"])
     base_err = point_errors(base_pts, pred["gt"], pred["mask"], pred["norm_size"])
     nme, base = face_nme(errors), face_nme(base_err)
-    codes = source_codes(shards.meta()["source"], shards.source_names)[pred["row"]]
-    label = protocol_label or f"{len(cols)} canonical ({', '.join(names[c] for c in cols[:3])}, …)"
+    codes = source_codes(meta["source"], shards.source_names)[pred["row"]]
+    label = protocol_label or (plan.label() if plan is not None else
+                               f"{len(cols)} canonical ({', '.join(names[c] for c in cols[:3])}, …)")
     rows = []
     for code in np.unique(codes):
         sel = codes == code
         used = int(np.any(pred["mask"][sel], axis=0).sum())
         rows.append(make_row(str(shards.source_names[int(code)]), f"{used} of {label}", nme[sel], base[sel],
-                             pred["yaw"][sel]))
+                             pred["yaw"][sel], _describe_normalisers(normaliser[sel])))
     table = per_landmark_table(errors, [names[c] for c in cols], base_err)
     md = (f"NME (%) on split `{split}` of `{shards_path}`, checkpoint `{checkpoint}`; mean = mean of the "
           f"three |yaw| bucket means (3DDFA), per-face mean beside it; baseline = mean face in the GT box.\n\n"
