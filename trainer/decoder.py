@@ -128,6 +128,8 @@ class FaceDecoder(nn.Module):
                p: EncoderOutput) -> torch.Tensor:
         """(B,V,3) normalised shape S + S_c."""
         s = mean + torch.einsum("bk,kvc->bvc", p.x_id, id_b) + torch.einsum("be,evc->bvc", p.x_exp, exp_b)
+        if corr.shape[1] == 0:  # K_c = 0: no term (the ONNX exporter crashes on the empty einsum/reshape)
+            return s
         return s + torch.einsum("vk,bkc->bvc", corr, p.x_c)
 
     @staticmethod
@@ -161,3 +163,17 @@ class FaceDecoder(nn.Module):
 
     def forward(self, p: EncoderOutput) -> torch.Tensor:
         return self.landmarks(p)
+
+    def framing_pose(self, margin: float) -> np.ndarray:
+        """(6,) pose that shows the mean face, frontal, framed as the fusion stage crops a face: the box
+        of its landmark vertices centred in the frame, its longer side 128 / (1 + 2·margin) px (the crop
+        is the landmark box widened by ``margin`` of its longer side on each side)."""
+        pts = self.lm_mean.detach().cpu().numpy().astype(np.float64)[:, :2]
+        lo, hi = pts.min(0), pts.max(0)
+        extent = float((hi - lo).max())
+        if extent <= 0:
+            return np.zeros(6)
+        s = 1.0 / ((1.0 + 2.0 * margin) * extent)           # exp(log-scale): frame widths per model width
+        centre = (lo + hi) / 2
+        t = np.array([-centre[0], centre[1]]) * s * REFERENCE_SCALE_PX / HALF_FRAME_PX
+        return np.array([np.log(s), 0.0, 0.0, 0.0, t[0], t[1]])

@@ -1,6 +1,7 @@
 """`fuse demo`: synthetic mini-databases in every native format → roots.yaml → build → stats →
-contact sheet (→ a short training, its evaluation, ONNX export and one reconstruction, when the
-trainer provides them). Everything runs offline; nothing is downloaded.
+contact sheet → a short training, its evaluation, ONNX export and one reconstruction (when the
+trainer package is installed; it runs as a child process, ``python -m trainer.demo``, so that
+landmark_fusion never imports trainer). Everything runs offline; nothing is downloaded.
 """
 from __future__ import annotations
 
@@ -12,7 +13,16 @@ from typing import Callable
 
 from .databases import DATABASES, Job, plan_jobs, render_job, write_database
 
-TRAIN_STEPS = ("eval", "export", "reconstruct")
+
+
+@dataclass
+class TrainSettings:
+    """Size of the demo's short training; None keeps the trainer's demo defaults (trainer/demo.py)."""
+
+    steps: int | None = None
+    width: float | None = None
+    batch_size: int | None = None
+    threads: int | None = None
 
 
 @dataclass
@@ -22,13 +32,22 @@ class DemoResult:
     faces: dict[str, int] = field(default_factory=dict)      # database → rendered faces
     seconds: dict[str, float] = field(default_factory=dict)  # step → wall time
     notes: list[str] = field(default_factory=list)
+    train_seconds: dict[str, float] = field(default_factory=dict)  # part of the training step → time
+    failed: str | None = None                                        # why the training step failed
 
     def summary(self) -> str:
-        lines = [f"demo finished in {sum(self.seconds.values()):.1f} s "
-                 f"({', '.join(f'{k} {v:.1f} s' for k, v in self.seconds.items())})",
-                 "faces rendered: " + ", ".join(f"{db} {n}" for db, n in self.faces.items())]
-        lines += [f"  {what:<16} {path}" for what, path in self.outputs.items()]
+        lines = [f"demo {'finished' if self.failed is None else 'FAILED'} in {sum(self.seconds.values()):.1f} s "
+                 f"({', '.join(f'{k} {v:.1f} s' for k, v in self.seconds.items())})"]
+        if self.train_seconds:
+            lines.append("training step: " + ", ".join(f"{k.split(': ', 1)[-1]} {v:.1f} s"
+                                                      for k, v in self.train_seconds.items()))
+        lines.append("faces rendered: " + ", ".join(f"{db} {n}" for db, n in self.faces.items()))
+        lines.append("outputs:")
+        width = max((len(w) for w in self.outputs), default=0)
+        lines += [f"  {what:<{width}}  {path}" for what, path in self.outputs.items()]
         lines += [f"note: {n}" for n in self.notes]
+        if self.failed is not None:
+            lines.append(f"error: {self.failed}")
         return "\n".join(lines)
 
 
@@ -69,22 +88,9 @@ def write_roots(out: Path, entries: dict[str, dict]) -> Path:
     return path
 
 
-def _trainer_commands() -> dict | None:
-    """The trainer's click commands, if the trainer provides what the demo needs."""
-    try:
-        from trainer.cli import train
-    except Exception:  # noqa: BLE001 - an unfinished trainer must not break the fusion demo
-        return None
-    commands = getattr(train, "commands", {})
-    fit = next((commands[n] for n in ("fit", "run", "start") if n in commands), None)
-    if fit is None or not all(step in commands for step in TRAIN_STEPS):
-        return None
-    return {"fit": fit, **{step: commands[step] for step in TRAIN_STEPS}}
-
-
 def run_demo(out: str | Path, faces: int = 300, model_path: str | None = None, seed: int = 0,
              train: bool = True, workers: int = 2, progress: bool = True,
-             log: Callable[[str], None] = print) -> DemoResult:
+             log: Callable[[str], None] = print, train_settings: "TrainSettings | None" = None) -> DemoResult:
     """Run the whole demo into ``out``; returns where everything went."""
     from landmark_fusion.build import BuildSettings, build_shards
     from landmark_fusion.roots import load_roots
@@ -125,12 +131,17 @@ def run_demo(out: str | Path, faces: int = 300, model_path: str | None = None, s
 
     if train:
         t0 = time.perf_counter()
-        commands = _trainer_commands()
-        if commands is None:
-            result.notes.append("the trainer is not available yet: training, evaluation, export and "
+        if not trainer_available():
+            result.notes.append("the trainer package is not installed: training, evaluation, export and "
                                 "reconstruction were skipped")
         else:
-            result.outputs.update(_train(commands, shards, out, seed, log))
+            try:
+                outputs, parts = _train(shards, out, {db: Path(e["path"]) for db, e in entries.items()},
+                                        model_path, train_settings or TrainSettings(), seed, progress, log)
+                result.outputs.update(outputs)
+                result.train_seconds.update(parts)
+            except Exception as error:  # noqa: BLE001 - keep the fusion results and say what failed
+                result.failed = str(error)
         result.seconds["train"] = time.perf_counter() - t0
     return result
 
@@ -155,29 +166,80 @@ def _stats_and_sheet(shards: Path, out: Path, log) -> dict[str, Path]:
     return outputs
 
 
-def _train(commands: dict, shards: Path, out: Path, seed: int, log) -> dict[str, Path]:
-    """A short training, its evaluation table, the ONNX export and one reconstruction."""
-    run = out / "training"
-    steps = {
-        "fit": ["--shards", str(shards), "--out", str(run), "--epochs", "1", "--seed", str(seed)],
-        "eval": ["--shards", str(shards), "--checkpoint", str(run), "--out", str(out / "evaluation.csv")],
-        "export": ["--checkpoint", str(run), "--out", str(out / "network.onnx")],
-        "reconstruct": ["--checkpoint", str(run), "--image", str(_demo_image(out)),
-                        "--out", str(out / "reconstruction.obj")],
-    }
-    outputs = {}
-    for step, args in steps.items():
-        try:
-            commands[step].main(args, standalone_mode=False)
-        except Exception as error:  # noqa: BLE001 - report and go on with what works
-            log(f"train {step} failed: {error}")
-            continue
-        target = Path(args[args.index("--out") + 1])
-        outputs[{"fit": "training run", "eval": "evaluation CSV", "export": "ONNX network",
-                 "reconstruct": "reconstructed mesh"}[step]] = target
-    return outputs
+#: The trainer's documented entry point for the demo's training part (trainer/demo.py). It runs in its
+#: own process: landmark_fusion never imports trainer (docs/architecture.md).
+TRAINER_ENTRY = "trainer.demo"
 
 
-def _demo_image(out: Path) -> Path:
-    """One demo test image to reconstruct (an AFLW2000-3D style one)."""
-    return sorted((out / "databases" / "aflw2000_3d").rglob("*.jpg"))[0]
+def trainer_available() -> bool:
+    """Whether the trainer's demo entry point is installed. Only the top-level package is looked up
+    (``find_spec`` of a dotted name would import the parent package), then its ``demo.py`` file."""
+    import importlib.util
+
+    package, module = TRAINER_ENTRY.split(".")
+    spec = importlib.util.find_spec(package)
+    return spec is not None and any((Path(loc) / f"{module}.py").is_file()
+                                    for loc in spec.submodule_search_locations or [])
+
+
+def reconstruction_target(shards: Path, roots: dict[str, Path]) -> tuple[Path, tuple[float, float, float, float]]:
+    """One demo test image and its face box: the first test face of AFLW2000-3D (else of any source).
+    The box is the square the fusion stage cropped, shrunk by the crop margin, so the trainer's
+    reconstruction crops the face as in training."""
+    import numpy as np
+
+    from landmark_fusion.shards import open_shards
+
+    s = open_shards(shards)
+    meta = s.meta()
+    test = meta[meta["split"] == "test"]
+    if test.empty:
+        test = meta
+    pick = test[test["source"] == "aflw2000_3d"]
+    row = int((pick if not pick.empty else test).index[0])
+    face = s.get(row)
+    size = face["images"].shape[0]
+    c2i = np.asarray(face["crop_to_image"], np.float64)
+    corners = c2i @ np.array([[-0.5, -0.5, 1.0], [size - 0.5, size - 0.5, 1.0]]).T  # crop edges in image
+    margin = float(getattr(getattr(s, "info", None), "margin", 0.25))
+    centre = corners.mean(axis=1)
+    half = (corners[0, 1] - corners[0, 0]) / (1 + 2 * margin) / 2
+    box = (centre[0] - half, centre[1] - half, centre[0] + half, centre[1] + half)
+    source = str(meta.loc[row, "source"])
+    return Path(roots[source]) / str(meta.loc[row, "sample_id"]), tuple(round(float(v), 3) for v in box)
+
+
+def _train(shards: Path, out: Path, roots: dict[str, Path], model_path: str | None, settings: "TrainSettings",
+           seed: int, progress: bool, log) -> tuple[dict[str, Path], dict[str, float]]:
+    """The trainer's demo entry point in a child process: a short training, the evaluation table, the
+    ONNX export and one reconstruction. Its printed lines go through ``log``; its progress bars
+    (stderr) go straight to the terminal."""
+    import json
+    import subprocess
+    import sys
+
+    if model_path is None:
+        from .synthetic_model import synthetic_model
+
+        model_path = str(out / "synthetic_model.npz")
+        synthetic_model().model.save(model_path)
+    image, box = reconstruction_target(shards, roots)
+    cmd = [sys.executable, "-m", TRAINER_ENTRY, str(out), "--model", str(model_path), "--shards", str(shards),
+           "--image", str(image), "--box", ",".join(map(str, box)), "--seed", str(seed),
+           "--progress" if progress else "--no-progress"]
+    cmd += [arg for name, value in (("--steps", settings.steps), ("--width", settings.width),
+                                    ("--batch-size", settings.batch_size), ("--threads", settings.threads))
+            if value is not None for arg in (name, str(value))]
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, bufsize=1) as child:
+        assert child.stdout is not None
+        for line in child.stdout:
+            log(line.rstrip("\n"))
+    if child.returncode != 0:
+        how = (f"was killed by signal {-child.returncode}" if child.returncode < 0
+               else f"failed with exit code {child.returncode}")
+        raise RuntimeError(f"the demo training ({' '.join(cmd[1:4])} …) {how}; its messages are above")
+    manifest_path = out / "training" / "outputs.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    outputs = {"face model": Path(model_path)}
+    outputs.update({what: Path(path) for what, path in manifest["outputs"].items()})
+    return outputs, {f"train: {k}": float(v) for k, v in manifest.get("seconds", {}).items()}

@@ -1,5 +1,9 @@
-"""`fuse demo --no-train` end to end: native mini-databases → roots.yaml → fused.h5 with every source."""
+"""`fuse demo` end to end: native mini-databases → roots.yaml → fused.h5 with every source (--no-train),
+and with a tiny training: evaluation CSV, ONNX network and reconstructed mesh."""
+import csv
+
 import numpy as np
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -34,3 +38,55 @@ def test_demo_builds_shards_with_every_source(tmp_path):
     assert np.isfinite(lm).all()
     assert (out / "contact_sheet.png").stat().st_size > 10_000
     assert "contact sheet" in result.output and str(out / "fused.h5") in result.output
+    assert not (out / "training").exists() and not (out / "evaluation.csv").exists()
+
+
+def test_demo_trains_evaluates_exports_and_reconstructs(tmp_path):
+    pytest.importorskip("trainer.demo")
+    ort = pytest.importorskip("onnxruntime")
+    trimesh = pytest.importorskip("trimesh")
+    from landmark_fusion.demo.run import reconstruction_target, trainer_available
+    from landmark_fusion.demo.synthetic_model import synthetic_model
+    from trainer.evaluate import TABLE_COLUMNS
+
+    assert trainer_available()
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(fuse, ["demo", "--out", str(out), "--faces", "16", "--train-steps", "5",
+                                       "--train-batch", "8", "--workers", "1", "--no-progress", "--seed", "1"])
+    assert result.exit_code == 0, result.output
+
+    # evaluation table: one row per (split, database) of the shards' test faces, numeric NMEs
+    with (out / "evaluation.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["split", *TABLE_COLUMNS]
+    from landmark_fusion.shards import open_shards
+
+    meta = open_shards(out / "fused.h5").meta()
+    test = meta[meta["split"] == "test"]
+    assert {r["database"] for r in rows if r["split"] == "test"} == set(test["source"])
+    assert sum(int(r["faces"]) for r in rows if r["split"] == "test") == len(test)
+    assert all(float(r["per-face mean"]) > 0 and float(r["per-face baseline"]) > 0 for r in rows)
+
+    # ONNX network: loads, takes a 128×128 RGB batch, gives landmarks and a pose
+    session = ort.InferenceSession(str(out / "network.onnx"), providers=["CPUExecutionProvider"])
+    points, pose = session.run(None, {"image": np.zeros((2, 3, 128, 128), np.float32)})
+    assert points.shape[0] == 2 and points.shape[2] == 2 and pose.shape == (2, 6)
+    assert np.isfinite(points).all()
+
+    # reconstructed mesh of one demo test image: the synthetic model's vertices and triangles, placed
+    # on the face (its 2-D extent overlaps the face box the demo chose)
+    model = synthetic_model().model
+    assert (out / "synthetic_model.npz").is_file()
+    mesh = trimesh.load(out / "reconstruction.obj", process=False)
+    assert mesh.vertices.shape == (model.mean.shape[0], 3)
+    assert len(mesh.faces) == len(model.triangles)
+    _, (x0, y0, x1, y1) = reconstruction_target(out / "fused.h5", {
+        db: out / p for db, p in yaml.safe_load((out / "roots.yaml").read_text()).items()})
+    centre = mesh.vertices[:, :2].mean(axis=0)
+    side = x1 - x0
+    assert x0 - side < centre[0] < x1 + side and y0 - side < centre[1] < y1 + side
+    assert (out / "reconstruction_overlay.png").stat().st_size > 1000
+
+    # the summary names every output
+    for name in ("evaluation.csv", "network.onnx", "reconstruction.obj", "contact_sheet.png", "fused.h5"):
+        assert str(out / name) in result.output
