@@ -3,8 +3,10 @@
 Work is spread over processes: the main process walks the readers' ``items()`` (a stream), hands
 chunks of items to the workers with a bounded number in flight, and writes the returned rows in
 order, so memory does not depend on the number of samples. A worker turns each item into shard
-rows or :class:`Rejected` records; any exception in a worker becomes a rejection
-(``internal_error``), never a failed build. The output is written under a temporary name beside
+rows or :class:`Rejected` records and sends a chunk's rows back as one column batch (a few
+contiguous arrays pickle and unpickle far faster than one object per row, and the main process,
+which shares the CPU with the workers, only counts and writes); any exception in a worker becomes a
+rejection (``internal_error``), never a failed build. The output is written under a temporary name beside
 the target and renamed only when complete.
 """
 from __future__ import annotations
@@ -26,7 +28,7 @@ from .crop import DEFAULT_MARGIN, DEFAULT_SIZE, apply_affine, crop_face, norm_si
 from .imageio import read_image
 from .report import BuildReport
 from .roots import Root
-from .shards import ShardInfo, create_writer, output_format, stack_samples
+from .shards import ShardInfo, concat_batches, create_writer, output_format, stack_samples
 from .shards.schema import Sample
 from .sources import SOURCES, get_source
 from .sources.base import DEFAULT_MAX_PIXELS, RawFace, Rejected, SourceError, check_points
@@ -83,6 +85,25 @@ def _init_worker(context: WorkerContext) -> None:
     cv2.setNumThreads(1)  # one decode per process; the pool provides the parallelism
     _CONTEXT = context
     _READERS.clear()
+
+
+@dataclass
+class ChunkResult:
+    """What a worker sends back for one chunk of items.
+
+    ``rejected[i]`` and ``kept[i]`` are the rejections and the number of rows of item ``i``;
+    ``rows`` holds every kept row of the chunk in item order as one column batch (None if none).
+    """
+
+    rejected: list[list[Rejected]]
+    kept: list[int]
+    rows: dict[str, np.ndarray] | None
+
+
+def failed_chunk(tasks: list[tuple[str, Any]], error: BaseException) -> ChunkResult:
+    """Every item of a chunk rejected as ``internal_error`` (its worker died or its result broke)."""
+    return ChunkResult([[_internal(name, item_label(item), error)] for name, item in tasks],
+                       [0] * len(tasks), None)
 
 
 def _reader(name: str):
@@ -175,9 +196,22 @@ def process_item(name: str, item: Any, context: WorkerContext) -> list[Sample | 
     return out
 
 
-def process_chunk(tasks: list[tuple[str, Any]]) -> list[list[Sample | Rejected]]:
-    """Worker entry point: the results of a few items, in order."""
-    return [process_item(name, item, _CONTEXT) for name, item in tasks]
+def process_chunk(tasks: list[tuple[str, Any]]) -> ChunkResult:
+    """Worker entry point: the results of a few items, in order, the rows stacked into columns."""
+    context = _CONTEXT
+    rejected: list[list[Rejected]] = []
+    kept: list[int] = []
+    samples: list[Sample] = []
+    for name, item in tasks:
+        results = process_item(name, item, context)
+        rows = [r for r in results if not isinstance(r, Rejected)]
+        rejected.append([r for r in results if isinstance(r, Rejected)])
+        kept.append(len(rows))
+        samples.extend(rows)
+    settings = context.settings
+    batch = (stack_samples(samples, settings.crop_size, len(context.landmark_names))
+             if samples else None)
+    return ChunkResult(rejected, kept, batch)
 
 
 def iter_tasks(roots: list[Root], limit: int | None, report: BuildReport
@@ -204,15 +238,27 @@ def _chunks(tasks: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
+def preload_modules(roots: list[Root]) -> list[str]:
+    """Modules the forkserver imports once, so that every worker starts with them loaded.
+
+    Each worker would otherwise import the vocabulary (with PyYAML), ``unify`` and its readers
+    itself, a tenth of a second or more at the start of every build on a busy 2-core machine.
+    OpenCV stays out of the server: each worker imports it and sets its thread count first.
+    """
+    readers = {SOURCES[root.name].split(":")[0] for root in roots if root.name in SOURCES}
+    return [__name__, "yaml", f"{__package__}.vocabulary", f"{__package__}.unify",
+            *sorted(readers)]
+
+
 def run_tasks(tasks: Iterator[tuple[str, Any]], context: WorkerContext
-              ) -> Iterator[list[Sample | Rejected]]:
-    """Results of every task, in task order, with at most ``2·workers + 2`` chunks in flight."""
+              ) -> Iterator[ChunkResult]:
+    """Results of every chunk of tasks, in order, with at most ``2·workers + 2`` chunks in flight."""
     settings = context.settings
     chunks = _chunks(tasks, settings.chunk_items)
     if settings.workers <= 0:
         _init_worker(context)
         for chunk in chunks:
-            yield from process_chunk(chunk)
+            yield process_chunk(chunk)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -220,10 +266,11 @@ def run_tasks(tasks: Iterator[tuple[str, Any]], context: WorkerContext
 
     # forkserver: workers fork from a clean server process, never from this one, whose native
     # libraries (OpenCV, HDF5, torch thread pools) may hold locks that a plain fork would copy
-    # in a locked state and deadlock on. The server pre-imports this module once.
+    # in a locked state and deadlock on. The server pre-imports the workers' modules once (it
+    # lives as long as this process: later builds reuse it and its first preload list).
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload([__name__])
+        ctx.set_forkserver_preload(preload_modules(list(context.roots.values())))
     else:
         ctx = multiprocessing.get_context("spawn")
 
@@ -254,7 +301,7 @@ def run_tasks(tasks: Iterator[tuple[str, Any]], context: WorkerContext
                 pending = [(c, r) for _, c, r in in_flight]
                 in_flight.clear()
                 if retried:
-                    results = [[_internal(name, item_label(item), error)] for name, item in chunk]
+                    results = failed_chunk(chunk, error)
                 else:
                     pending.insert(0, (chunk, True))
                     results = None
@@ -263,8 +310,8 @@ def run_tasks(tasks: Iterator[tuple[str, Any]], context: WorkerContext
                 if results is None:
                     continue
             except Exception as error:  # noqa: BLE001 - e.g. a result that does not pickle
-                results = [[_internal(name, item_label(item), error)] for name, item in chunk]
-            yield from results
+                results = failed_chunk(chunk, error)
+            yield results
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -335,29 +382,38 @@ def build_shards(roots: list[Root], out: str | os.PathLike, settings: BuildSetti
     _remove(temporary)
     writer = create_writer(temporary, info, fmt, settings.compression)
     started = time.perf_counter()
-    pending: list[Sample] = []
+    pending: list[dict[str, np.ndarray]] = []  # column batches not yet written
+    pending_rows = 0
     failure: str | None = None
     try:
         bar = tqdm(unit="item", desc="fuse build", disable=not settings.progress, smoothing=0.05)
         with bar:
-            for results in run_tasks(iter_tasks(roots, settings.limit, report), context):
-                bar.update(1)
-                for result in results:
-                    if isinstance(result, Rejected):
-                        report.add_rejected(result)
-                    else:
-                        pending.append(result)
-                        report.add_kept(SOURCES_BY_CODE[result.source])
-                if len(pending) >= settings.batch_rows:
-                    writer.append(stack_samples(pending, settings.crop_size, len(landmark_names)))
-                    pending.clear()
-                if settings.strict and report.total_rejected:
-                    failure = "strict"
+            for chunk in run_tasks(iter_tasks(roots, settings.limit, report), context):
+                codes = chunk.rows["source"].tolist() if chunk.rows is not None else []
+                row = 0
+                for rejected, kept in zip(chunk.rejected, chunk.kept):
+                    for rejection in rejected:
+                        report.add_rejected(rejection)
+                    for code in codes[row:row + kept]:
+                        report.add_kept(SOURCES_BY_CODE[code])
+                    row += kept
+                    if settings.strict and report.total_rejected:
+                        failure = "strict"
+                        break
+                if failure is not None:
                     break
+                bar.update(len(chunk.kept))
+                if chunk.rows is not None:
+                    pending.append(chunk.rows)
+                    pending_rows += len(codes)
+                if pending_rows >= settings.batch_rows:
+                    writer.append(concat_batches(pending))
+                    pending.clear()
+                    pending_rows = 0
                 bar.set_postfix(kept=report.total_kept, rejected=report.total_rejected,
                                 refresh=False)
         if failure is None and pending:
-            writer.append(stack_samples(pending, settings.crop_size, len(landmark_names)))
+            writer.append(concat_batches(pending))
         pending.clear()
         if failure is None and report.total_kept == 0:
             failure = "empty"

@@ -16,6 +16,10 @@ from .schema import ARRAY_FIELDS, STRING_FIELDS, ShardInfo
 
 #: Rows per chunk of the small per-row fields (images are chunked one per row).
 SMALL_CHUNK = 512
+#: Every field but the images: written in whole chunks of :data:`SMALL_CHUNK` rows.
+SMALL_FIELDS = tuple(name for name in (*ARRAY_FIELDS, *STRING_FIELDS) if name != "images")
+#: Initial growth of the images dataset (rows); it doubles after that and is trimmed on close.
+IMAGE_GROW_ROWS = 1024
 #: Chunk cache per open file (bytes): keeps the small fields' recent chunks decoded.
 CHUNK_CACHE = 32 * 1024 * 1024
 
@@ -39,6 +43,11 @@ class HDF5Writer:
         for name in STRING_FIELDS:
             self._file.create_dataset(name, shape=(0,), maxshape=(None,), chunks=(SMALL_CHUNK,),
                                       dtype=h5py.string_dtype("utf-8"), compression=compression)
+        self._datasets = {name: self._file[name] for name in (*ARRAY_FIELDS, *STRING_FIELDS)}
+        self._images_capacity = 0
+        self._small: list[dict[str, np.ndarray]] = []  # small-field batches not yet written
+        self._small_rows = 0
+        self._small_written = 0
         self._write_attrs()
 
     def _write_attrs(self) -> None:
@@ -54,19 +63,49 @@ class HDF5Writer:
                 self._file.attrs[key] = value
 
     def append(self, batch: dict[str, np.ndarray]) -> None:
-        """Add the rows of one column batch (as made by ``schema.stack_samples``)."""
+        """Add the rows of one column batch (as made by ``schema.stack_samples``).
+
+        Images (one chunk per row) are written at once; the small fields are held back until
+        they fill whole :data:`SMALL_CHUNK`-row chunks, so that no chunk is written twice.
+        """
         n = len(batch["images"])
         if n == 0:
             return
         start, stop = self.rows, self.rows + n
-        for name in (*ARRAY_FIELDS, *STRING_FIELDS):
-            dataset = self._file[name]
-            dataset.resize(stop, axis=0)
-            dataset[start:stop] = batch[name]
+        images = self._datasets["images"]
+        if stop > self._images_capacity:  # grow in large steps; ``close`` trims the excess
+            self._images_capacity = max(stop, 2 * self._images_capacity, IMAGE_GROW_ROWS)
+            images.resize(self._images_capacity, axis=0)
+        images[start:stop] = batch["images"]
+        # copies (a few hundred bytes a row): the caller may reuse its arrays after this call
+        self._small.append({name: np.array(batch[name]) for name in SMALL_FIELDS})
+        self._small_rows += n
         self.rows = stop
+        if self._small_rows >= SMALL_CHUNK:
+            self._flush_small(whole_chunks=True)
+
+    def _flush_small(self, whole_chunks: bool) -> None:
+        """Write the held-back small-field rows (only whole chunks unless ``whole_chunks`` is False)."""
+        count = self._small_rows - self._small_rows % SMALL_CHUNK if whole_chunks else self._small_rows
+        if count == 0:
+            return
+        columns = {name: (self._small[0][name] if len(self._small) == 1 else
+                          np.concatenate([part[name] for part in self._small]))
+                   for name in SMALL_FIELDS}
+        start, stop = self._small_written, self._small_written + count
+        for name in SMALL_FIELDS:
+            dataset = self._datasets[name]
+            dataset.resize(stop, axis=0)
+            dataset[start:stop] = columns[name][:count]
+        rest = self._small_rows - count
+        self._small = [{name: columns[name][count:] for name in SMALL_FIELDS}] if rest else []
+        self._small_rows = rest
+        self._small_written = stop
 
     def close(self) -> None:
-        """Finish the file (attributes are final)."""
+        """Write the held-back rows and finish the file (attributes are final)."""
+        self._flush_small(whole_chunks=False)
+        self._datasets["images"].resize(self.rows, axis=0)
         self._write_attrs()
         self._file.attrs["num_rows"] = self.rows
         self._file.close()

@@ -103,3 +103,10 @@ def stack_samples(samples: list[Sample], size: int, num_landmarks: int) -> dict[
         batch["split"][i] = row.split
         batch["sample_id"][i] = row.sample_id
     return batch
+
+
+def concat_batches(batches: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """One column batch of the rows of several, in order (the only batch is returned as is)."""
+    if len(batches) == 1:
+        return batches[0]
+    return {name: np.concatenate([batch[name] for batch in batches]) for name in batches[0]}

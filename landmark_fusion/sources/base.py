@@ -16,6 +16,7 @@ live in another frame (AFLW's 450-px frame vs. its 120-px crops) are converted b
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Protocol, Sequence, Union, runtime_checkable
@@ -103,9 +104,15 @@ class Source(Protocol):
         ...
 
 
+@lru_cache(maxsize=64)
+def _resolved(root: str) -> Path:
+    """A database root, resolved once per process (safe_join runs once per sample)."""
+    return Path(root).resolve()
+
+
 def safe_join(root: Path, relative: str | Path) -> Path:
     """Join a database-relative path to its root, refusing paths that leave the root."""
-    root = Path(root).resolve()
+    root = _resolved(str(root))
     candidate = (root / relative).resolve()
     if candidate != root and root not in candidate.parents:
         raise SourceError("path_outside_root", f"{relative!s} leaves the database root {root}")

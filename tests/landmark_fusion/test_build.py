@@ -177,7 +177,7 @@ def test_failure_while_writing_leaves_no_file(tmp_path, samples_dir, monkeypatch
     def broken(*args, **kwargs):
         raise OSError("disk full (planted)")
 
-    monkeypatch.setattr(build_module, "stack_samples", broken)
+    monkeypatch.setattr(build_module, "concat_batches", broken)
     out = tmp_path / "fused.h5"
     with pytest.raises(OSError):
         build_shards([Root("300w", samples_dir / "300W")], out,

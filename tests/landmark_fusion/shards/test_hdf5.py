@@ -45,3 +45,23 @@ def test_reopens_after_fork(tmp_path, shard_info, shard_rows, checks):
     assert os.read(read, 1) == b"1"
     assert shards.get(31)["sample_id"] == shard_rows[31].sample_id
 
+
+
+def test_batches_across_small_field_chunks(tmp_path, shard_info, shard_rows, checks):
+    """Uneven appends over several 512-row chunks (held back, then written whole) keep row order."""
+    from landmark_fusion.shards import create_writer, open_shards, stack_samples
+    from landmark_fusion.shards.hdf5 import SMALL_CHUNK
+
+    rows = [shard_rows[i % len(shard_rows)] for i in range(2 * SMALL_CHUNK + 77)]
+    rows = [type(r)(**{**r.__dict__, "sample_id": f"row_{i:05d}"}) for i, r in enumerate(rows)]
+    writer = create_writer(tmp_path / "big.h5", shard_info, compression="lzf")
+    cuts = [0, 1, 300, 511, 512, 513, 1100, len(rows)]
+    for lo, hi in zip(cuts[:-1], cuts[1:]):
+        batch = stack_samples(rows[lo:hi], shard_info.crop_size, 5)
+        writer.append(batch)
+        for column in batch.values():  # the writer must not keep the caller's arrays
+            column[...] = column[::-1].copy() if column.dtype == object else 0
+    writer.close()
+    with h5py.File(tmp_path / "big.h5", "r") as f:
+        assert {f[name].shape[0] for name in f} == {len(rows)} and f.attrs["num_rows"] == len(rows)
+    checks.rows_equal(open_shards(tmp_path / "big.h5").get_batch(range(len(rows))), rows)
