@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
 import pickle
 from types import SimpleNamespace
 
@@ -110,8 +111,25 @@ def check_dataloader_spawn(shard_sets, rows):
     assert ids == [r.sample_id for r in rows] * len(shard_sets)
 
 
+def check_reopens_after_fork(shards, rows, index=30):
+    """A forked child, given a set already opened by its parent, opens its own handle and reads a row."""
+    shards.get(0)  # opened in this process
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: must open its own handle
+        try:
+            ok = shards.get(index)["sample_id"] == rows[index].sample_id
+            os.write(write, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 1) == b"1"
+
+
 @pytest.fixture
 def checks() -> SimpleNamespace:
-    """The shared helpers: ``write``, ``check_roundtrip``, ``check_dataloader_spawn``, ``rows_equal``."""
+    """The shared helpers: ``write``, ``check_roundtrip``, ``check_dataloader_spawn``,
+    ``check_reopens_after_fork``, ``rows_equal``."""
     return SimpleNamespace(write=write, check_roundtrip=check_roundtrip,
-                           check_dataloader_spawn=check_dataloader_spawn, rows_equal=assert_rows_equal)
+                           check_dataloader_spawn=check_dataloader_spawn,
+                           check_reopens_after_fork=check_reopens_after_fork, rows_equal=assert_rows_equal)
