@@ -16,6 +16,7 @@ live in another frame (AFLW's 450-px frame vs. its 120-px crops) are converted b
 from __future__ import annotations
 
 import math
+import os
 from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,19 +105,38 @@ class Source(Protocol):
         ...
 
 
-@lru_cache(maxsize=64)
-def _resolved(root: str) -> Path:
-    """A database root, resolved once per process (safe_join runs once per sample)."""
-    return Path(root).resolve()
+@lru_cache(maxsize=4096)
+def _resolved(folder: str) -> str:
+    """A folder with every symlink and ``..`` resolved, once per process.
+
+    Database roots and the folders below them are resolved once each: a build joins millions of
+    paths, and resolving each from scratch costs one ``lstat`` per path component.
+    """
+    return os.path.realpath(folder)
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def safe_join(root: Path, relative: str | Path) -> Path:
-    """Join a database-relative path to its root, refusing paths that leave the root."""
-    root = _resolved(str(root))
-    candidate = (root / relative).resolve()
-    if candidate != root and root not in candidate.parents:
-        raise SourceError("path_outside_root", f"{relative!s} leaves the database root {root}")
-    return candidate
+    """Join a database-relative path to its root, refusing paths that leave the root.
+
+    The joined path's folder is resolved (cached per folder) and only the file itself is checked
+    for being a symlink, so a file or folder link pointing outside the root is caught as well as
+    ``..`` and absolute paths.
+    """
+    real_root = _resolved(os.fspath(root))
+    folder, name = os.path.split(os.path.join(os.fspath(root), os.fspath(relative)))
+    if name in ("", ".", ".."):
+        candidate = _resolved(os.path.join(folder, name))
+    else:
+        candidate = os.path.join(_resolved(folder), name)
+        if os.path.islink(candidate):
+            candidate = os.path.realpath(candidate)
+    if not _inside(candidate, real_root):
+        raise SourceError("path_outside_root", f"{relative!s} leaves the database root {real_root}")
+    return Path(candidate)
 
 
 def relative_id(root: Path, path: Path) -> str:
@@ -130,19 +150,20 @@ def check_points(points: np.ndarray, visible: np.ndarray, expected: int, path: P
     if points.ndim != 2 or points.shape[1] != 2 or points.shape[0] != expected:
         raise SourceError("wrong_point_count",
                           f"{path}: expected {expected} points, got shape {tuple(points.shape)}")
-    vis = points[visible]
-    if not np.all(np.isfinite(vis)):
+    vis = points if visible.all() else points[visible]
+    if not np.isfinite(vis).all():
         raise SourceError("bad_coordinates", f"{path}: NaN or infinite coordinates")
-    if not visible.any():
+    if not len(vis):
         raise SourceError("no_visible_points", f"{path}: no annotated point")
     if image_size is not None:
         w, h = image_size
-        lo = -ABSURD_MARGIN * np.array([w, h])
-        hi = (1 + ABSURD_MARGIN) * np.array([w, h])
-        if np.any(vis < lo) or np.any(vis > hi):
+        (x_min, y_min), (x_max, y_max) = vis.min(axis=0).tolist(), vis.max(axis=0).tolist()
+        if (min(x_min / w, y_min / h) < -ABSURD_MARGIN
+                or max(x_max / w, y_max / h) > 1 + ABSURD_MARGIN):
             raise SourceError("bad_coordinates",
                               f"{path}: coordinates far outside the {w}x{h} image "
-                              f"(min {vis.min(0).round(1).tolist()}, max {vis.max(0).round(1).tolist()})")
+                              f"(min {[round(x_min, 1), round(y_min, 1)]}, "
+                              f"max {[round(x_max, 1), round(y_max, 1)]})")
 
 
 def image_size(path: Path | str) -> tuple[int, int]:

@@ -18,7 +18,7 @@ from .base import RawFace, Rejected, SourceError
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
-def _sorted_entries(folder: Path) -> list[os.DirEntry]:
+def _sorted_entries(folder: str | Path) -> list[os.DirEntry]:
     try:
         with os.scandir(folder) as entries:
             return sorted(entries, key=lambda entry: entry.name)
@@ -33,20 +33,29 @@ def walk_files(root: Path, suffixes: Iterable[str], folder: Path | None = None,
     ``folder`` (default ``root``) is where the walk starts; ``skip_dirs`` are directory names not
     entered (at any depth).
     """
-    root = Path(root)
+    root_text = os.path.join(os.fspath(root), "")  # with a trailing separator
     suffixes = tuple(s.lower() for s in suffixes)
     skip = set(skip_dirs)
-    stack = [Path(folder) if folder is not None else root]
+    stack = [os.fspath(folder) if folder is not None else root_text]
     while stack:
         current = stack.pop()
         subdirs = []
         for entry in _sorted_entries(current):
             if entry.is_dir(follow_symlinks=False):
                 if entry.name not in skip:
-                    subdirs.append(Path(entry.path))
+                    subdirs.append(entry.path)
             elif entry.name.lower().endswith(suffixes):
-                yield Path(entry.path).relative_to(root).as_posix()
+                yield _relative(entry.path, root_text)
         stack.extend(reversed(subdirs))
+
+
+def _relative(path: str, root_text: str) -> str:
+    """``path`` below ``root_text`` (which ends with a separator) as a POSIX relative path."""
+    if path.startswith(root_text):
+        relative = path[len(root_text):]
+    else:
+        relative = os.path.relpath(path, root_text)
+    return relative.replace(os.sep, "/") if os.sep != "/" else relative
 
 
 def list_dirs(folder: Path) -> list[str]:
@@ -56,14 +65,19 @@ def list_dirs(folder: Path) -> list[str]:
 
 def find_image(annotation: Path, suffixes: Iterable[str] = IMAGE_SUFFIXES) -> Path:
     """The image beside ``annotation`` with the same stem; ``missing_image`` if there is none."""
-    annotation = Path(annotation)
+    stem = os.path.splitext(os.fspath(annotation))[0]
     for suffix in suffixes:
         for variant in (suffix, suffix.upper()):
-            candidate = annotation.with_suffix(variant)
-            if candidate.is_file():
-                return candidate
+            if os.path.isfile(stem + variant):
+                return Path(stem + variant)
     raise SourceError("missing_image",
                       f"{annotation}: no image with the same stem ({', '.join(suffixes)})")
+
+
+def image_beside(root: Path, item: str, suffixes: Iterable[str] = IMAGE_SUFFIXES) -> str:
+    """Root-relative POSIX name of the image beside the annotation ``item`` (same stem)."""
+    suffix = os.path.splitext(os.fspath(find_image(os.path.join(root, item), suffixes)))[1]
+    return os.path.splitext(item)[0] + suffix
 
 
 def require_image(path: Path) -> Path:

@@ -26,7 +26,7 @@ from typing import Iterator
 from .base import RawFace, Rejected, safe_join
 from .landfiles import (DETECTION_SAMPLE, LandConvention, detect_convention, land_face,
                         parse_convention_options)
-from .layout import find_image, guarded, walk_files
+from .layout import guarded, image_beside, walk_files
 
 NUM_POINTS = 74
 SPLIT_FOLDERS = {"train": "train", "training": "train", "test": "test", "testing": "test"}
@@ -100,6 +100,6 @@ class LFW74Source:
 
     def _read(self, item: str) -> list[RawFace | Rejected]:
         land_path = safe_join(self.root, item)
-        image_name = Path(item).with_suffix(find_image(self.root / item).suffix).as_posix()
+        image_name = image_beside(self.root, item)
         image_path = safe_join(self.root, image_name)
         return [land_face(self, land_path, image_name, image_path, self.split_of(item), NUM_POINTS)]

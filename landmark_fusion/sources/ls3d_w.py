@@ -27,7 +27,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .base import RawFace, Rejected, SourceError, check_points, image_size, safe_join
-from .layout import find_image, guarded, walk_files
+from .layout import guarded, image_beside, walk_files
 from .torch7 import load_t7_tensor
 
 NUM_POINTS = 68
@@ -94,9 +94,9 @@ class LS3DWSource:
 
     def _read(self, item: str) -> list[RawFace | Rejected]:
         t7_path = safe_join(self.root, item)
-        image_name = Path(item).with_suffix(find_image(self.root / item, IMAGE_SUFFIXES).suffix)
+        image_name = image_beside(self.root, item, IMAGE_SUFFIXES)
         image_path = safe_join(self.root, image_name)
-        sample_id = image_name.as_posix()
+        sample_id = image_name
         points = landmarks_from_tensor(load_t7_tensor(t7_path), t7_path)
         if self.one_based:
             points -= 1.0

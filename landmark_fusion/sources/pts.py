@@ -59,16 +59,14 @@ def parse_pts(text: str, path: Path | str, expected: int | None = None) -> np.nd
                               f"{path}: n_points is not an integer: {header['n_points']!r}")
 
     body = lines[start:end]
-    points = np.empty((len(body), 2), dtype=np.float64)
-    for row, line in enumerate(body):
-        fields = line.split()
-        if len(fields) != 2:
-            raise SourceError("wrong_field_count",
-                              f"{path}: point line {row + 1} has {len(fields)} fields, expected 2: {line!r}")
-        try:
-            points[row] = [float(fields[0]), float(fields[1])]
-        except ValueError:
-            raise SourceError("corrupt_annotation", f"{path}: point line {row + 1} is not numeric: {line!r}")
+    rows = [line.split() for line in body]
+    try:
+        points = np.array(rows, dtype=np.float64)  # one C-level conversion when every line has 2
+    except ValueError:
+        points = None
+    if points is None or points.shape != (len(body), 2):
+        _raise_bad_line(rows, body, path)
+        points = np.empty((0, 2))  # an empty body
 
     if declared is not None and declared != len(body):
         raise SourceError("wrong_point_count",
@@ -79,6 +77,18 @@ def parse_pts(text: str, path: Path | str, expected: int | None = None) -> np.nd
         bad = int(np.flatnonzero(~np.isfinite(points).all(axis=1))[0])
         raise SourceError("bad_coordinates", f"{path}: NaN or infinite coordinate on point line {bad + 1}")
     return points
+
+
+def _raise_bad_line(rows: list[list[str]], body: list[str], path: Path | str) -> None:
+    """Raise the error of the first point line without exactly two numbers (the slow path)."""
+    for row, (fields, line) in enumerate(zip(rows, body)):
+        if len(fields) != 2:
+            raise SourceError("wrong_field_count",
+                              f"{path}: point line {row + 1} has {len(fields)} fields, expected 2: {line!r}")
+        try:
+            float(fields[0]), float(fields[1])
+        except ValueError:
+            raise SourceError("corrupt_annotation", f"{path}: point line {row + 1} is not numeric: {line!r}")
 
 
 def read_pts(path: Path, expected: int | None = None) -> np.ndarray:

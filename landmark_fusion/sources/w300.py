@@ -22,7 +22,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .base import RawFace, Rejected, check_points, safe_join
-from .layout import find_image, guarded, walk_files
+from .layout import guarded, image_beside, walk_files
 from .pts import read_pts
 
 NUM_POINTS = 68
@@ -69,12 +69,12 @@ class W300Source:
 
     def _read(self, item: str) -> list[RawFace | Rejected]:
         pts_path = safe_join(self.root, item)
-        image_name = Path(item).with_suffix(find_image(self.root / item).suffix)
+        image_name = image_beside(self.root, item)
         image_path = safe_join(self.root, image_name)
         points = read_pts(pts_path, NUM_POINTS) - 1.0  # 1-based -> 0-based (formats.md §2)
         visible = np.ones(NUM_POINTS, dtype=bool)
         check_points(points, visible, NUM_POINTS, pts_path)
         subset = subset_of(item)
         split = "test" if subset in self.test_subsets else "train"
-        return [RawFace(self.name, image_name.as_posix(), image_path, self.scheme, points, visible, split,
+        return [RawFace(self.name, image_name, image_path, self.scheme, points, visible, split,
                         extra={"subset": subset})]
