@@ -45,9 +45,13 @@ def write_dataset(root: Path, count: int, width: int, height: int) -> list[Path]
 
 
 def _bare_init() -> None:
+    """The same process settings as the build's workers (one OpenCV thread, malloc thresholds)."""
     import cv2
 
+    from landmark_fusion.allocator import reuse_large_buffers
+
     cv2.setNumThreads(1)
+    reuse_large_buffers()
 
 
 def bare_one(task: tuple[str, tuple[int, int, int, int], int]) -> int:

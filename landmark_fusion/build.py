@@ -24,7 +24,8 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from .crop import DEFAULT_MARGIN, DEFAULT_SIZE, apply_affine, crop_face, norm_size
+from .crop import (DEFAULT_MARGIN, DEFAULT_SIZE, box_around, crop_box_image, extent_norm_size,
+                   landmark_extent)
 from .imageio import read_image
 from .report import BuildReport
 from .roots import Root
@@ -82,7 +83,10 @@ def _init_worker(context: WorkerContext) -> None:
     global _CONTEXT
     import cv2
 
+    from .allocator import reuse_large_buffers
+
     cv2.setNumThreads(1)  # one decode per process; the pool provides the parallelism
+    reuse_large_buffers()  # no page faults for every decoded frame (see allocator.py)
     _CONTEXT = context
     _READERS.clear()
 
@@ -133,8 +137,14 @@ def scheme_size(scheme: str) -> int:
     return load_scheme(scheme).num_points
 
 
-def make_sample(face: RawFace, image: np.ndarray, context: WorkerContext) -> Sample:
-    """Crop and unify one face of a decoded image into a shard row."""
+def make_sample(face: RawFace, image: np.ndarray, context: WorkerContext, bgr: bool = False
+                ) -> Sample:
+    """Crop and unify one face of a decoded image into a shard row.
+
+    ``bgr``: the image is in OpenCV's BGR order; only the crop is converted to RGB.
+    """
+    import cv2
+
     from .unify import unify
 
     settings = context.settings
@@ -143,15 +153,16 @@ def make_sample(face: RawFace, image: np.ndarray, context: WorkerContext) -> Sam
     visible = np.asarray(face.visible, dtype=bool)
     check_points(points, visible, scheme_size(face.scheme), face.image_path,
                  image_size=(width, height))
-    crop = crop_face(image, points, visible, settings.crop_size, settings.margin)
-    in_crop = apply_affine(crop.image_to_crop, points)
+    extent = landmark_extent(points, visible)
+    crop = crop_box_image(image, *box_around(extent, settings.margin), settings.crop_size)
+    in_crop = points * crop.scale + crop.image_to_crop[:, 2]  # the crop map is a pure scale + shift
     targets, mask = unify(in_crop, visible, face.scheme, context.landmark_names)
     if not mask.any():
         raise SourceError(NO_CANONICAL_POINTS,
                           f"{face.image_path}: no visible point of scheme {face.scheme} has a "
                           f"canonical name")
     return Sample(
-        image=crop.image,
+        image=cv2.cvtColor(crop.image, cv2.COLOR_BGR2RGB) if bgr else crop.image,
         landmarks=targets,
         mask=mask,
         source=context.source_codes[face.source],
@@ -159,7 +170,7 @@ def make_sample(face: RawFace, image: np.ndarray, context: WorkerContext) -> Sam
         split=face.split,
         sample_id=face.sample_id,
         crop_to_image=crop.crop_to_image.astype(np.float32),
-        norm_size=crop.scale * norm_size(points, visible),
+        norm_size=crop.scale * extent_norm_size(extent),
         yaw=float(face.yaw) if face.yaw is not None else math.nan,
     )
 
@@ -182,13 +193,13 @@ def process_item(name: str, item: Any, context: WorkerContext) -> list[Sample | 
             image = images.get(record.image_path)
             if image is None:
                 try:
-                    image = read_image(record.image_path, context.settings.max_pixels)
+                    image = read_image(record.image_path, context.settings.max_pixels, rgb=False)
                 except SourceError as error:
                     image = error
                 images[record.image_path] = image
             if isinstance(image, SourceError):
                 raise image
-            out.append(make_sample(record, image, context))
+            out.append(make_sample(record, image, context, bgr=True))
         except SourceError as error:
             out.append(Rejected(record.source, record.sample_id, error.reason, error.detail))
         except Exception as error:  # noqa: BLE001
@@ -241,12 +252,14 @@ def _chunks(tasks: Iterable, size: int) -> Iterator[list]:
 def preload_modules(roots: list[Root]) -> list[str]:
     """Modules the forkserver imports once, so that every worker starts with them loaded.
 
-    Each worker would otherwise import the vocabulary (with PyYAML), ``unify`` and its readers
-    itself, a tenth of a second or more at the start of every build on a busy 2-core machine.
-    OpenCV stays out of the server: each worker imports it and sets its thread count first.
+    Each worker would otherwise import OpenCV (about 0.15 s of CPU), the vocabulary (with PyYAML),
+    ``unify`` and its readers itself at the start of every build. Importing OpenCV in the server
+    is fork-safe: its own thread pool is created only by the first parallel operation, which the
+    server never runs (each worker sets one thread before its first), and the one thread the
+    import starts belongs to the bundled OpenBLAS, which shuts its threads down around ``fork``.
     """
     readers = {SOURCES[root.name].split(":")[0] for root in roots if root.name in SOURCES}
-    return [__name__, "yaml", f"{__package__}.vocabulary", f"{__package__}.unify",
+    return [__name__, "cv2", "yaml", f"{__package__}.vocabulary", f"{__package__}.unify",
             *sorted(readers)]
 
 

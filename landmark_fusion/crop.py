@@ -37,16 +37,30 @@ class Crop:
     scale: float               # crop pixels per image pixel
 
 
+def landmark_extent(points: np.ndarray, visible: np.ndarray) -> tuple[float, float, float, float]:
+    """``(x_min, y_min, x_max, y_max)`` of the visible points."""
+    pts = np.asarray(points, dtype=np.float64)
+    mask = np.asarray(visible, dtype=bool)
+    if not mask.all():
+        pts = pts[mask]
+    if len(pts) == 0:
+        raise ValueError("no visible point to place a crop around")
+    (x_min, y_min), (x_max, y_max) = pts.min(axis=0).tolist(), pts.max(axis=0).tolist()
+    return x_min, y_min, x_max, y_max
+
+
+def box_around(extent: tuple[float, float, float, float], margin: float = DEFAULT_MARGIN
+               ) -> tuple[float, float, float]:
+    """``(x0, y0, side)`` of the square crop box around a landmark extent (see the module docstring)."""
+    x_min, y_min, x_max, y_max = extent
+    side = max(max(x_max - x_min, y_max - y_min) * (1.0 + 2.0 * margin), MIN_SIDE)
+    return (x_min + x_max - side) / 2.0, (y_min + y_max - side) / 2.0, side
+
+
 def square_box(points: np.ndarray, visible: np.ndarray, margin: float = DEFAULT_MARGIN
                ) -> tuple[float, float, float]:
     """``(x0, y0, side)`` of the square crop box around the visible points."""
-    pts = np.asarray(points, dtype=np.float64)[np.asarray(visible, dtype=bool)]
-    if len(pts) == 0:
-        raise ValueError("no visible point to place a crop around")
-    lo, hi = pts.min(axis=0), pts.max(axis=0)
-    centre = (lo + hi) / 2.0
-    side = max(float((hi - lo).max()) * (1.0 + 2.0 * margin), MIN_SIDE)
-    return float(centre[0] - side / 2.0), float(centre[1] - side / 2.0), side
+    return box_around(landmark_extent(points, visible), margin)
 
 
 def box_transform(x0: float, y0: float, side: float, size: int) -> np.ndarray:
@@ -57,9 +71,14 @@ def box_transform(x0: float, y0: float, side: float, size: int) -> np.ndarray:
 
 
 def invert_affine(matrix: np.ndarray) -> np.ndarray:
-    """Inverse of a (2, 3) affine map."""
-    full = np.vstack([np.asarray(matrix, dtype=np.float64), [0.0, 0.0, 1.0]])
-    return np.linalg.inv(full)[:2]
+    """Inverse of a (2, 3) affine map (closed form; raises ``ValueError`` if it is singular)."""
+    (a, b, c), (d, e, f) = np.asarray(matrix, dtype=np.float64).tolist()
+    det = a * e - b * d
+    if det == 0.0 or not math.isfinite(det):
+        raise ValueError("the affine map is not invertible")
+    ia, ib, id_, ie = e / det, -b / det, -d / det, a / det
+    return np.array([[ia, ib, -(ia * c + ib * f)],
+                     [id_, ie, -(id_ * c + ie * f)]])
 
 
 def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -68,9 +87,9 @@ def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     return np.asarray(points, dtype=np.float64) @ matrix[:, :2].T + matrix[:, 2]
 
 
-def _prepare_source(image: np.ndarray, matrix: np.ndarray, size: int
+def _prepare_source(image: np.ndarray, x0: float, y0: float, side: float, size: int
                     ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Cut the image region the crop needs and area-reduce it when shrinking by 2× or more.
+    """Cut the image region the box needs and area-reduce it when shrinking by 2× or more.
 
     Returns the smaller source image and the affine from its pixels to crop pixels, or None when
     the box lies wholly outside the image.
@@ -78,29 +97,28 @@ def _prepare_source(image: np.ndarray, matrix: np.ndarray, size: int
     import cv2
 
     height, width = image.shape[:2]
-    inverse = invert_affine(matrix)
-    corners = apply_affine(inverse, np.array([[-0.5, -0.5], [size - 0.5, size - 0.5]]))
-    factor = int(math.floor(1.0 / matrix[0, 0])) if matrix[0, 0] > 0 else 1
+    s = size / side
+    factor = int(math.floor(side / size))
     pad = factor + 2  # keeps bilinear / area neighbours of the border pixels inside the cut
-    x_lo = max(int(math.floor(corners[0, 0])) - pad, 0)
-    y_lo = max(int(math.floor(corners[0, 1])) - pad, 0)
-    x_hi = min(int(math.ceil(corners[1, 0])) + pad, width)
-    y_hi = min(int(math.ceil(corners[1, 1])) + pad, height)
+    x_lo = max(int(math.floor(x0)) - pad, 0)
+    y_lo = max(int(math.floor(y0)) - pad, 0)
+    x_hi = min(int(math.ceil(x0 + side)) + pad, width)
+    y_hi = min(int(math.ceil(y0 + side)) + pad, height)
     if x_hi <= x_lo or y_hi <= y_lo:
         return None
     region = image[y_lo:y_hi, x_lo:x_hi]
-    # region pixel (i, j) = image pixel (i + x_lo, j + y_lo)
-    to_crop = matrix.copy()
-    to_crop[:, 2] = apply_affine(matrix, np.array([x_lo, y_lo]))
+    # region pixel (i, j) = image pixel (i + x_lo, j + y_lo): u = s·(i + x_lo − x0) − 0.5
+    sx = sy = s
+    tx, ty = s * (x_lo - x0) - 0.5, s * (y_lo - y0) - 0.5
     if factor >= 2:
         rw, rh = region.shape[1], region.shape[0]
         dw, dh = max(1, round(rw / factor)), max(1, round(rh / factor))
         region = cv2.resize(region, (dw, dh), interpolation=cv2.INTER_AREA)
         fx, fy = rw / dw, rh / dh
-        # reduced pixel u' covers region pixels [u'·fx, (u'+1)·fx): centre x = (u' + 0.5)·fx − 0.5
-        reduce_to_region = np.array([[fx, 0.0, 0.5 * fx - 0.5], [0.0, fy, 0.5 * fy - 0.5]])
-        to_crop = compose_affine(to_crop, reduce_to_region)
-    return region, to_crop
+        # reduced pixel i' covers region pixels [i'·fx, (i'+1)·fx): centre i = (i' + 0.5)·fx − 0.5
+        tx, ty = tx + s * (0.5 * fx - 0.5), ty + s * (0.5 * fy - 0.5)
+        sx, sy = s * fx, s * fy
+    return region, np.array([[sx, 0.0, tx], [0.0, sy, ty]])
 
 
 def compose_affine(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
@@ -112,18 +130,23 @@ def compose_affine(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
 
 def crop_box_image(image: np.ndarray, x0: float, y0: float, side: float,
                    size: int = DEFAULT_SIZE) -> Crop:
-    """Resample the square box ``(x0, y0, side)`` of ``image`` to a ``size``-px crop."""
+    """Resample the square box ``(x0, y0, side)`` of ``image`` to a ``size``-px crop.
+
+    Works on any channel order (the pixels are only resampled).
+    """
     import cv2
 
+    s = size / side
     matrix = box_transform(x0, y0, side, size)
-    prepared = _prepare_source(image, matrix, size)
+    inverse = np.array([[1.0 / s, 0.0, x0 + 0.5 / s], [0.0, 1.0 / s, y0 + 0.5 / s]])
+    prepared = _prepare_source(image, x0, y0, side, size)
     if prepared is None:
-        pixels = np.zeros((size, size, 3), np.uint8)
-        return Crop(pixels, matrix, invert_affine(matrix), float(matrix[0, 0]))
+        pixels = np.zeros((size, size, *image.shape[2:]), image.dtype)
+        return Crop(pixels, matrix, inverse, s)
     source, to_crop = prepared
     pixels = cv2.warpAffine(source, to_crop, (size, size), flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
-    return Crop(pixels, matrix, invert_affine(matrix), float(matrix[0, 0]))
+    return Crop(pixels, matrix, inverse, s)
 
 
 def crop_face(image: np.ndarray, points: np.ndarray, visible: np.ndarray,
@@ -135,6 +158,10 @@ def crop_face(image: np.ndarray, points: np.ndarray, visible: np.ndarray,
 
 def norm_size(points: np.ndarray, visible: np.ndarray) -> float:
     """NME normaliser √(w·h) of the box of the visible points, in the points' own units."""
-    pts = np.asarray(points, dtype=np.float64)[np.asarray(visible, dtype=bool)]
-    w, h = pts.max(axis=0) - pts.min(axis=0)
-    return float(math.sqrt(max(w, 0.0) * max(h, 0.0)))
+    return extent_norm_size(landmark_extent(points, visible))
+
+
+def extent_norm_size(extent: tuple[float, float, float, float]) -> float:
+    """√(w·h) of a landmark extent ``(x_min, y_min, x_max, y_max)``."""
+    x_min, y_min, x_max, y_max = extent
+    return math.sqrt(max(x_max - x_min, 0.0) * max(y_max - y_min, 0.0))

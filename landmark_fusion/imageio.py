@@ -84,8 +84,12 @@ def header_size(data: bytes, path: Path | str) -> tuple[int, int]:
     return int(width), int(height)
 
 
-def read_image(path: Path | str, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+def read_image(path: Path | str, max_pixels: int = DEFAULT_MAX_PIXELS, rgb: bool = True
+               ) -> np.ndarray:
     """Decode ``path`` to an (H, W, 3) uint8 RGB array; grayscale becomes 3 channels, alpha is dropped.
+
+    ``rgb=False`` returns OpenCV's BGR order: a caller that keeps only small crops converts those
+    instead of the whole image.
 
     Raises :class:`SourceError` with reason ``missing_image``, ``image_too_large`` or
     ``corrupt_image``.
@@ -115,4 +119,4 @@ def read_image(path: Path | str, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
     if image.shape[:2] != (height, width):
         raise SourceError("corrupt_image", f"{path}: decoded {image.shape[1]}x{image.shape[0]}, "
                                            f"header says {width}x{height}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if rgb else image

@@ -96,6 +96,25 @@ def test_real_samples_rows(real_build, samples_dir):
     assert np.isnan(meta["yaw"][meta["source"] == "300w"]).all()
 
 
+def test_real_samples_pixels_are_rgb_crops_of_the_image(real_build, samples_dir):
+    """The worker crops OpenCV's BGR decode and converts only the crop: same pixels, RGB order."""
+    from landmark_fusion.crop import crop_face
+    from landmark_fusion.imageio import read_image
+
+    _, out, _ = real_build
+    shards = open_shards(out)
+    meta = shards.meta()
+    row = int(np.flatnonzero(meta["sample_id"].str.endswith("image00050.jpg")
+                             & (meta["source"] == "aflw2000_3d"))[0])
+    mat = scipy.io.loadmat(samples_dir / "AFLW2000-3D/AFLW2000/image00050.mat")
+    points = mat["pt3d_68"][:2].T - 1.0
+    rgb = read_image(samples_dir / "AFLW2000-3D/AFLW2000/image00050.jpg")
+    expected = crop_face(rgb, points, np.ones(68, bool)).image
+    stored = shards.get(row)["images"]
+    np.testing.assert_array_equal(stored, expected)
+    assert not np.array_equal(stored, expected[..., ::-1])  # a colour image: the order matters
+
+
 def _planted(tmp_path: Path, samples_dir: Path) -> Path:
     """300W folder: the 3 real faces + a truncated jpg, a .pts without image, a 67-point .pts."""
     root = tmp_path / "300W"
@@ -160,10 +179,10 @@ def test_nothing_usable_fails_without_output(tmp_path, monkeypatch):
 def test_worker_exception_becomes_internal_error(tmp_path, samples_dir, monkeypatch):
     original = build_module.make_sample
 
-    def flaky(face, image, context):
+    def flaky(face, image, context, **options):
         if face.sample_id.endswith("0002.png"):
             raise ZeroDivisionError("planted")
-        return original(face, image, context)
+        return original(face, image, context, **options)
 
     monkeypatch.setattr(build_module, "make_sample", flaky)
     report = build_shards([Root("300w", samples_dir / "300W")], tmp_path / "x.h5",
