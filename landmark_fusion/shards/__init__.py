@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from .base import ShardSet
-from .schema import (FIELDS, FORMAT_VERSION, META_FIELDS, Sample, ShardInfo, concat_batches,
+from .schema import (FIELDS, FORMAT_VERSION, META_FIELDS, Sample, ShardInfo,
                      stack_samples)
 
 HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf")
@@ -54,4 +54,4 @@ def create_writer(path: str | os.PathLike, info: ShardInfo, fmt: str | None = No
 
 
 __all__ = ["FIELDS", "FORMAT_VERSION", "META_FIELDS", "Sample", "ShardInfo", "ShardSet",
-           "concat_batches", "create_writer", "open_shards", "output_format", "stack_samples"]
+           "create_writer", "open_shards", "output_format", "stack_samples"]

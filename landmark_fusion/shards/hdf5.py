@@ -33,6 +33,7 @@ class HDF5Writer:
         self.path = Path(path)
         self.info = info
         self.rows = 0
+        self._direct = compression is None  # raw image chunks go to the file as they are
         self._file = h5py.File(self.path, "w")
         size, count = info.crop_size, len(info.landmark_names)
         for name, (dtype, shape_of) in ARRAY_FIELDS.items():
@@ -76,7 +77,12 @@ class HDF5Writer:
         if stop > self._images_capacity:  # grow in large steps; ``close`` trims the excess
             self._images_capacity = max(stop, 2 * self._images_capacity, IMAGE_GROW_ROWS)
             images.resize(self._images_capacity, axis=0)
-        images[start:stop] = batch["images"]
+        if self._direct:  # one chunk per row: skip HDF5's selection and chunk-cache machinery
+            pixels = np.ascontiguousarray(batch["images"], dtype=np.uint8)
+            for row in range(n):
+                images.id.write_direct_chunk((start + row, 0, 0, 0), pixels[row])
+        else:
+            images[start:stop] = batch["images"]
         # copies (a few hundred bytes a row): the caller may reuse its arrays after this call
         self._small.append({name: np.array(batch[name]) for name in SMALL_FIELDS})
         self._small_rows += n

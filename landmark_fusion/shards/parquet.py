@@ -55,8 +55,8 @@ def to_table(batch: dict[str, np.ndarray], schema):
     columns = []
     for field in schema:
         values = batch[field.name]
-        if field.name == "images":
-            flat = np.ascontiguousarray(values, dtype=np.uint8).reshape(-1)
+        if field.name == "images":  # a copy: Arrow keeps the buffer, the caller may reuse its array
+            flat = np.array(values, dtype=np.uint8, order="C").reshape(-1)
             column = pa.FixedSizeBinaryArray.from_buffers(field.type, n, [None, pa.py_buffer(flat)])
         elif pa.types.is_fixed_size_list(field.type):
             flat = np.ascontiguousarray(values).reshape(-1)
@@ -124,7 +124,10 @@ class ParquetWriter:
         self._pending_rows = rest.num_rows
 
     def append(self, batch: dict[str, np.ndarray]) -> None:
-        """Add the rows of one column batch (as made by ``schema.stack_samples``)."""
+        """Add the rows of one column batch (as made by ``schema.stack_samples``).
+
+        Everything is copied: the caller may reuse its arrays after this call.
+        """
         n = len(batch["images"])
         if n == 0:
             return

@@ -78,19 +78,28 @@ class Sample:
     yaw: float = math.nan      # degrees
 
 
-def empty_batch(n: int, size: int, num_landmarks: int) -> dict[str, np.ndarray]:
-    """Preallocated column arrays for ``n`` rows."""
+def empty_batch(n: int, size: int, num_landmarks: int, with_images: bool = True
+                ) -> dict[str, np.ndarray]:
+    """Preallocated column arrays for ``n`` rows (``images`` left out unless ``with_images``)."""
     batch: dict[str, np.ndarray] = {}
     for name, (dtype, shape) in ARRAY_FIELDS.items():
+        if name == "images" and not with_images:
+            continue
         batch[name] = np.zeros((n, *shape(size, num_landmarks)), dtype=dtype)
     for name in STRING_FIELDS:
         batch[name] = np.empty(n, dtype=object)
     return batch
 
 
-def stack_samples(samples: list[Sample], size: int, num_landmarks: int) -> dict[str, np.ndarray]:
-    """Column arrays of a list of rows (the unit both writers append)."""
-    batch = empty_batch(len(samples), size, num_landmarks)
+def stack_samples(samples: list[Sample], size: int, num_landmarks: int,
+                  images: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Column arrays of a list of rows (the unit both writers append).
+
+    ``images``: an (n, size, size, 3) uint8 array to fill instead of a new one (e.g. shared memory).
+    """
+    batch = empty_batch(len(samples), size, num_landmarks, with_images=images is None)
+    if images is not None:
+        batch["images"] = images
     for i, row in enumerate(samples):
         batch["images"][i] = row.image
         batch["landmarks"][i] = row.landmarks
@@ -103,10 +112,3 @@ def stack_samples(samples: list[Sample], size: int, num_landmarks: int) -> dict[
         batch["split"][i] = row.split
         batch["sample_id"][i] = row.sample_id
     return batch
-
-
-def concat_batches(batches: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """One column batch of the rows of several, in order (the only batch is returned as is)."""
-    if len(batches) == 1:
-        return batches[0]
-    return {name: np.concatenate([batch[name] for batch in batches]) for name in batches[0]}

@@ -12,7 +12,7 @@ import pytest
 import scipy.io
 from click.testing import CliRunner
 
-from landmark_fusion import build as build_module
+from landmark_fusion import build_worker
 from landmark_fusion.build import BuildSettings, build_shards, report_paths
 from landmark_fusion.commands import fuse
 from landmark_fusion.crop import apply_affine
@@ -177,14 +177,14 @@ def test_nothing_usable_fails_without_output(tmp_path, monkeypatch):
 
 
 def test_worker_exception_becomes_internal_error(tmp_path, samples_dir, monkeypatch):
-    original = build_module.make_sample
+    original = build_worker.make_sample
 
     def flaky(face, image, context, **options):
         if face.sample_id.endswith("0002.png"):
             raise ZeroDivisionError("planted")
         return original(face, image, context, **options)
 
-    monkeypatch.setattr(build_module, "make_sample", flaky)
+    monkeypatch.setattr(build_worker, "make_sample", flaky)
     report = build_shards([Root("300w", samples_dir / "300W")], tmp_path / "x.h5",
                           BuildSettings(workers=0, progress=False))
     assert report.kept["300w"] == 2
@@ -196,11 +196,13 @@ def test_failure_while_writing_leaves_no_file(tmp_path, samples_dir, monkeypatch
     def broken(*args, **kwargs):
         raise OSError("disk full (planted)")
 
-    monkeypatch.setattr(build_module, "concat_batches", broken)
+    from landmark_fusion.shards.hdf5 import HDF5Writer
+
+    monkeypatch.setattr(HDF5Writer, "append", broken)
     out = tmp_path / "fused.h5"
     with pytest.raises(OSError):
         build_shards([Root("300w", samples_dir / "300W")], out,
-                     BuildSettings(workers=0, progress=False, batch_rows=1))
+                     BuildSettings(workers=0, progress=False))
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in report_paths(out))
     assert json.loads(report_paths(out)[0].read_text())["status"] == "error"

@@ -1,0 +1,194 @@
+"""How ``fuse build`` runs its workers: a process pool, shared crop slots, crash isolation.
+
+Chunks of work items go to a pool of ``forkserver`` workers with a bounded number in flight, and
+their results come back in order. Each chunk in flight owns a slot of a :class:`~.crop_ring.CropRing`
+where its worker leaves the crops, so only the small fields travel through the pool's pipe. When a
+worker process dies (a crash in a native decoder, the out-of-memory killer), the pool breaks and
+every chunk in flight fails with it: those chunks are run again one at a time in a fresh pool, and
+the items of a chunk that still kills its worker one at a time, so that only the item that crashes
+is rejected (``worker_crashed``) and everything else is kept.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import replace
+from itertools import islice
+from typing import Any, Callable, Iterable, Iterator
+
+from .build_worker import (WORKER_CRASHED, ChunkResult, WorkerContext, failed_chunk, init_worker,
+                           item_label, process_chunk)
+from .crop_ring import CropRing
+from .roots import Root
+from .sources import SOURCES
+from .sources.base import Rejected
+
+def _chunks(tasks: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(tasks)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def preload_modules(roots: list[Root]) -> list[str]:
+    """Modules the forkserver imports once, so that every worker starts with them loaded.
+
+    Each worker would otherwise import OpenCV (about 0.15 s of CPU), the vocabulary (with PyYAML),
+    ``unify`` and its readers itself at the start of every build. Importing OpenCV in the server
+    is fork-safe: its own thread pool is created only by the first parallel operation, which the
+    server never runs (each worker sets one thread before its first), and the one thread the
+    import starts belongs to the bundled OpenBLAS, which shuts its threads down around ``fork``.
+    """
+    readers = {SOURCES[root.name].split(":")[0] for root in roots if root.name in SOURCES}
+    return ["landmark_fusion.build_worker", __name__, "cv2", "yaml", f"{__package__}.vocabulary", f"{__package__}.unify",
+            *sorted(readers)]
+
+
+#: Crops a ring slot holds per item of a chunk; a chunk with more faces sends them through the pipe.
+RING_ROWS_PER_ITEM = 2
+
+
+def crashed(tasks: list[tuple[str, Any]]) -> ChunkResult:
+    """Every item of a chunk rejected as ``worker_crashed``."""
+    detail = ("the worker process died while reading this item, also when it ran on its own (a "
+              "crash in a native library, or the out-of-memory killer)")
+    return ChunkResult([[Rejected(name, item_label(item), WORKER_CRASHED, detail)]
+                        for name, item in tasks], [0] * len(tasks), None)
+
+
+class WorkerPool:
+    """A pool of build workers and the crop ring they share (see the module docstring)."""
+
+    def __init__(self, context: WorkerContext,
+                 work: Callable[[list, int | None], ChunkResult] = process_chunk) -> None:
+        """``work(chunk, slot)`` runs in the workers (a module-level function: it is pickled)."""
+        import multiprocessing
+
+        settings = context.settings
+        # forkserver: workers fork from a clean server process, never from this one, whose
+        # native libraries (OpenCV, HDF5, torch thread pools) may hold locks that a plain fork
+        # would copy in a locked state and deadlock on. The server pre-imports the workers'
+        # modules once (it lives as long as this process: later builds reuse it and its first
+        # preload list).
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            self._mp = multiprocessing.get_context("forkserver")
+            self._mp.set_forkserver_preload(preload_modules(list(context.roots.values())))
+        else:
+            self._mp = multiprocessing.get_context("spawn")
+        self.workers = settings.workers
+        self._work = work
+        self.limit = 2 * settings.workers + 2  # chunks in flight
+        self.ring = CropRing.create(self.limit, settings.chunk_items * RING_ROWS_PER_ITEM,
+                                    settings.crop_size)
+        self._context = replace(context, ring=self.ring.spec)
+        self._free_slots = list(range(self.limit))
+        self._pool = self._new_pool()
+
+    def _new_pool(self):
+        from concurrent.futures import ProcessPoolExecutor
+
+        return ProcessPoolExecutor(self.workers, mp_context=self._mp, initializer=init_worker,
+                                   initargs=(self._context,))
+
+    def _submit(self, chunk: list, slot: int | None):
+        """The chunk's future; a pool already broken gives a future holding that error."""
+        from concurrent.futures import Future
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            return self._pool.submit(self._work, chunk, slot)
+        except BrokenProcessPool as error:
+            failed: Future = Future()
+            failed.set_exception(error)
+            return failed
+
+    def _restart(self) -> None:
+        """A fresh pool after a worker died. It sends crops through the pipe from now on: a
+        worker of the broken pool may not be gone yet and could still write into a slot."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._context = replace(self._context, ring=None)
+        self._free_slots.clear()
+        self._pool = self._new_pool()
+
+    def _attach_images(self, result: ChunkResult) -> ChunkResult:
+        if result.image_slot is not None and result.rows is not None:
+            count = len(result.rows["source"])
+            result.rows["images"] = self.ring.slot(result.image_slot)[:count]
+        return result
+
+    def _alone(self, chunk: list) -> ChunkResult | None:
+        """Run one chunk with nothing else in flight; None if its worker died (pool restarted)."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            return self._submit(chunk, None).result()
+        except BrokenProcessPool:
+            self._restart()
+            return None
+        except Exception as error:  # noqa: BLE001 - e.g. a result that does not pickle
+            return failed_chunk(chunk, error)
+
+    def _isolate(self, chunk: list) -> Iterator[ChunkResult]:
+        """Results of a chunk that was in flight when a worker died: whole if it runs alone,
+        else item by item, an item that kills its worker again rejected as ``worker_crashed``."""
+        result = self._alone(chunk)
+        if result is not None:
+            yield result
+            return
+        for task in chunk:
+            result = self._alone([task])
+            yield result if result is not None else crashed([task])
+
+    def run(self, chunks: Iterator[list]) -> Iterator[ChunkResult]:
+        """Results of every chunk, in order (see :func:`run_tasks`)."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        in_flight: deque = deque()  # (future, chunk, slot)
+        while True:
+            while len(in_flight) < self.limit:
+                chunk = next(chunks, None)
+                if chunk is None:
+                    break
+                slot = self._free_slots.pop() if self._free_slots else None
+                in_flight.append((self._submit(chunk, slot), chunk, slot))
+            if not in_flight:
+                return
+            future, chunk, slot = in_flight.popleft()
+            try:
+                result = future.result()
+            except BrokenProcessPool:
+                # Every chunk in flight failed with the pool, whichever killed its worker: run
+                # them again one at a time, in order, in a fresh pool.
+                suspects = [chunk] + [c for _, c, _ in in_flight]
+                in_flight.clear()
+                self._restart()
+                for suspect in suspects:
+                    yield from self._isolate(suspect)
+                continue
+            except Exception as error:  # noqa: BLE001 - e.g. a result that does not pickle
+                result = failed_chunk(chunk, error)
+            yield self._attach_images(result)
+            if slot is not None and self._context.ring is not None:
+                self._free_slots.append(slot)  # the caller is done with this chunk's crops
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self.ring.close()
+
+
+def run_tasks(tasks: Iterator[tuple[str, Any]], context: WorkerContext
+              ) -> Iterator[ChunkResult]:
+    """Results of every chunk of tasks, in order, with at most ``2·workers + 2`` chunks in flight.
+
+    With workers, a result's ``rows["images"]`` may be a view into the shared crop ring: it stays
+    valid only until the next result is asked for, so the caller writes (or copies) it first.
+    """
+    chunks = _chunks(tasks, context.settings.chunk_items)
+    if context.settings.workers <= 0:
+        init_worker(context)
+        for chunk in chunks:
+            yield process_chunk(chunk)
+        return
+    pool = WorkerPool(context)
+    try:
+        yield from pool.run(chunks)
+    finally:
+        pool.close()

@@ -1,0 +1,211 @@
+"""What a ``fuse build`` worker does: read one work item, decode, crop and unify its faces.
+
+A worker process gets a :class:`WorkerContext` once, when its pool starts, and then turns chunks of
+work items into :class:`ChunkResult` objects: the kept rows of a chunk as one column batch (a few
+contiguous arrays pickle far faster than one object per row), and every rejection with its reason.
+Any exception becomes a rejection (``internal_error``), never a failed build. The same functions
+run in the building process itself with ``--workers 0``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .crop import box_around, crop_box_image, extent_norm_size, landmark_extent
+from .crop_ring import CropRing, RingSpec
+from .imageio import read_image
+from .roots import Root
+from .shards import stack_samples
+from .shards.schema import Sample
+from .sources import get_source
+from .sources.base import RawFace, Rejected, SourceError, check_points
+
+if TYPE_CHECKING:
+    from .build import BuildSettings
+
+#: Reason of a rejection caused by an unexpected exception (a bug or an unforeseen file problem).
+INTERNAL_ERROR = "internal_error"
+#: Reason of a face none of whose visible points has a canonical name.
+NO_CANONICAL_POINTS = "no_canonical_points"
+#: Reason of an item whose worker process died while reading it, even when run on its own.
+WORKER_CRASHED = "worker_crashed"
+
+
+@dataclass
+class WorkerContext:
+    """What every worker needs, sent once when the pool starts."""
+
+    roots: dict[str, Root]
+    settings: BuildSettings
+    landmark_names: tuple[str, ...]
+    source_codes: dict[str, int]
+    scheme_codes: dict[str, int]
+    ring: RingSpec | None = None      # shared crop slots (pool workers only)
+
+
+_CONTEXT: WorkerContext | None = None
+_READERS: dict[str, Any] = {}
+_RING: CropRing | None = None
+
+
+def init_worker(context: WorkerContext) -> None:
+    """Pool initializer: one OpenCV thread, fixed malloc thresholds, the context and the ring."""
+    global _CONTEXT, _RING
+    import cv2
+
+    from .allocator import reuse_large_buffers
+
+    cv2.setNumThreads(1)  # one decode per process; the pool provides the parallelism
+    reuse_large_buffers()  # no page faults for every decoded frame (see allocator.py)
+    _CONTEXT = context
+    _READERS.clear()
+    _RING = CropRing.attach(context.ring) if context.ring is not None else None
+
+
+@dataclass
+class ChunkResult:
+    """What a worker sends back for one chunk of items.
+
+    ``rejected[i]`` and ``kept[i]`` are the rejections and the number of rows of item ``i``;
+    ``rows`` holds every kept row of the chunk in item order as one column batch (None if none).
+    ``image_slot``: the ring slot holding the crops when ``rows`` travelled without its images.
+    """
+
+    rejected: list[list[Rejected]]
+    kept: list[int]
+    rows: dict[str, np.ndarray] | None
+    image_slot: int | None = None
+
+
+def failed_chunk(tasks: list[tuple[str, Any]], error: BaseException) -> ChunkResult:
+    """Every item of a chunk rejected as ``internal_error`` (e.g. its result could not be pickled)."""
+    return ChunkResult([[internal_error(name, item_label(item), error)] for name, item in tasks],
+                       [0] * len(tasks), None)
+
+
+def _reader(name: str):
+    reader = _READERS.get(name)
+    if reader is None:
+        root = _CONTEXT.roots[name]
+        reader = get_source(name)(root.path, **root.options)
+        _READERS[name] = reader
+    return reader
+
+
+def item_label(item: Any) -> str:
+    """A short id for an item whose reader failed before naming its sample."""
+    text = item.as_posix() if isinstance(item, Path) else str(item)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def internal_error(source: str, sample_id: str, error: BaseException) -> Rejected:
+    """The rejection of a sample whose processing raised an unexpected exception."""
+    return Rejected(source, sample_id, INTERNAL_ERROR, f"{type(error).__name__}: {error}")
+
+
+@lru_cache(maxsize=None)
+def scheme_size(scheme: str) -> int:
+    """Number of native points of a scheme (cached per process: loading validates the YAML)."""
+    from .vocabulary import load_scheme
+
+    return load_scheme(scheme).num_points
+
+
+def make_sample(face: RawFace, image: np.ndarray, context: WorkerContext, bgr: bool = False
+                ) -> Sample:
+    """Crop and unify one face of a decoded image into a shard row.
+
+    ``bgr``: the image is in OpenCV's BGR order; only the crop is converted to RGB.
+    """
+    import cv2
+
+    from .unify import unify
+
+    settings = context.settings
+    height, width = image.shape[:2]
+    points = np.asarray(face.points, dtype=np.float64)
+    visible = np.asarray(face.visible, dtype=bool)
+    check_points(points, visible, scheme_size(face.scheme), face.image_path,
+                 image_size=(width, height))
+    extent = landmark_extent(points, visible)
+    crop = crop_box_image(image, *box_around(extent, settings.margin), settings.crop_size)
+    in_crop = points * crop.scale + crop.image_to_crop[:, 2]  # the crop map is a pure scale + shift
+    targets, mask = unify(in_crop, visible, face.scheme, context.landmark_names)
+    if not mask.any():
+        raise SourceError(NO_CANONICAL_POINTS,
+                          f"{face.image_path}: no visible point of scheme {face.scheme} has a "
+                          f"canonical name")
+    return Sample(
+        image=cv2.cvtColor(crop.image, cv2.COLOR_BGR2RGB) if bgr else crop.image,
+        landmarks=targets,
+        mask=mask,
+        source=context.source_codes[face.source],
+        scheme=context.scheme_codes[face.scheme],
+        split=face.split,
+        sample_id=face.sample_id,
+        crop_to_image=crop.crop_to_image.astype(np.float32),
+        norm_size=crop.scale * extent_norm_size(extent),
+        yaw=float(face.yaw) if face.yaw is not None else math.nan,
+    )
+
+
+def process_item(name: str, item: Any, context: WorkerContext) -> list[Sample | Rejected]:
+    """Read one work item and turn each of its faces into a row or a rejection."""
+    try:
+        records = list(_reader(name).read(item))
+    except SourceError as error:
+        return [Rejected(name, item_label(item), error.reason, error.detail)]
+    except Exception as error:  # noqa: BLE001 - a reader bug rejects the item, not the build
+        return [internal_error(name, item_label(item), error)]
+    images: dict[Path, np.ndarray | SourceError] = {}
+    out: list[Sample | Rejected] = []
+    for record in records:
+        if isinstance(record, Rejected):
+            out.append(record)
+            continue
+        try:
+            image = images.get(record.image_path)
+            if image is None:
+                try:
+                    image = read_image(record.image_path, context.settings.max_pixels, rgb=False)
+                except SourceError as error:
+                    image = error
+                images[record.image_path] = image
+            if isinstance(image, SourceError):
+                raise image
+            out.append(make_sample(record, image, context, bgr=True))
+        except SourceError as error:
+            out.append(Rejected(record.source, record.sample_id, error.reason, error.detail))
+        except Exception as error:  # noqa: BLE001
+            out.append(internal_error(record.source, record.sample_id, error))
+    return out
+
+
+def process_chunk(tasks: list[tuple[str, Any]], slot: int | None = None) -> ChunkResult:
+    """Worker entry point: the results of a few items, in order, the rows stacked into columns.
+
+    Given a ring ``slot`` (and room in it), the crops are written there and left out of ``rows``.
+    """
+    context = _CONTEXT
+    rejected: list[list[Rejected]] = []
+    kept: list[int] = []
+    samples: list[Sample] = []
+    for name, item in tasks:
+        results = process_item(name, item, context)
+        rows = [r for r in results if not isinstance(r, Rejected)]
+        rejected.append([r for r in results if isinstance(r, Rejected)])
+        kept.append(len(rows))
+        samples.extend(rows)
+    if not samples:
+        return ChunkResult(rejected, kept, None)
+    size, count = context.settings.crop_size, len(context.landmark_names)
+    if slot is not None and _RING is not None and len(samples) <= _RING.spec.rows:
+        batch = stack_samples(samples, size, count, images=_RING.slot(slot)[:len(samples)])
+        del batch["images"]
+        return ChunkResult(rejected, kept, batch, image_slot=slot)
+    return ChunkResult(rejected, kept, stack_samples(samples, size, count))

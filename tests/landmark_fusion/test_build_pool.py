@@ -1,0 +1,109 @@
+"""The build's worker pool: results in order through the crop ring, and crash isolation."""
+from __future__ import annotations
+
+import math
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from landmark_fusion.build import BuildSettings, scheme_names
+from landmark_fusion.build_pool import WorkerPool, run_tasks
+from landmark_fusion.build_worker import WORKER_CRASHED, WorkerContext
+from landmark_fusion.demo.writers.base import FixtureFace
+from landmark_fusion.demo.writers.w300 import write_300w
+from landmark_fusion.roots import Root
+from landmark_fusion.sources import SOURCES
+from landmark_fusion.vocabulary import canonical_landmarks
+
+COUNT = 21
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    """A 300W folder of 21 faces (``face_00007`` is the one the crashing worker dies on)."""
+    root = tmp_path_factory.mktemp("pool") / "300W"
+    rng = np.random.default_rng(3)
+    angles = np.linspace(0, 2 * math.pi, 68, endpoint=False)
+    faces = []
+    for i in range(COUNT):
+        image = rng.integers(0, 255, (90, 120, 3)).astype(np.uint8)
+        points = np.stack([60 + 25 * np.cos(angles), 45 + 20 * np.sin(angles)], -1) + i * 0.1
+        faces.append(FixtureFace(image=image, points=points, name=f"face_{i:05d}",
+                                 extra={"folder": "afw"}))
+    write_300w(root, faces)
+    return root
+
+
+def _context(root: Path, workers: int) -> WorkerContext:
+    settings = BuildSettings(workers=workers, progress=False, chunk_items=4)
+    return WorkerContext({"300w": Root("300w", root)}, settings, tuple(canonical_landmarks()),
+                         {name: i for i, name in enumerate(SOURCES)},
+                         {name: i for i, name in enumerate(scheme_names())})
+
+
+def _tasks(root: Path) -> list[tuple[str, str]]:
+    return [("300w", f"afw/face_{i:05d}.pts") for i in range(COUNT)]
+
+
+def _collect(results) -> tuple[list[str], list[np.ndarray], list]:
+    ids, images, rejected = [], [], []
+    for result in results:
+        for item_rejections in result.rejected:
+            rejected.extend(item_rejections)
+        if result.rows is not None:
+            ids.extend(result.rows["sample_id"].tolist())
+            images.extend(np.array(result.rows["images"]))  # copied before the next result
+    return ids, images, rejected
+
+
+def test_pool_results_match_the_in_process_run(folder):
+    serial = _collect(run_tasks(iter(_tasks(folder)), _context(folder, 0)))
+    pooled = _collect(run_tasks(iter(_tasks(folder)), _context(folder, 2)))
+    assert serial[0] == pooled[0] == [f"afw/face_{i:05d}.jpg" for i in range(COUNT)]
+    assert serial[2] == pooled[2] == []
+    for a, b in zip(serial[1], pooled[1]):  # the crops came through the shared ring intact
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_ring_file_is_removed(folder):
+    pool = WorkerPool(_context(folder, 1))
+    path = Path(pool.ring.spec.path)
+    assert path.exists()
+    try:
+        _collect(pool.run(iter([_tasks(folder)[:4]])))
+    finally:
+        pool.close()
+    assert not path.exists()
+
+
+CRASHING_WORKER = textwrap.dedent("""
+    import os
+
+    from landmark_fusion.build_worker import process_chunk
+
+
+    def work(chunk, slot=None):
+        if any("face_00007" in item for _, item in chunk):
+            os._exit(3)  # the process dies as in a native crash: no exception, no result
+        return process_chunk(chunk, slot)
+""")
+
+
+def test_a_crashing_item_is_the_only_rejection(folder, tmp_path, monkeypatch):
+    (tmp_path / "crashing_worker.py").write_text(CRASHING_WORKER)
+    monkeypatch.syspath_prepend(str(tmp_path))  # workers get this process's sys.path
+    import crashing_worker
+
+    chunks = iter([_tasks(folder)[k:k + 4] for k in range(0, COUNT, 4)])
+    pool = WorkerPool(_context(folder, 2), work=crashing_worker.work)
+    try:
+        ids, images, rejected = _collect(pool.run(chunks))
+    finally:
+        pool.close()
+    # every other face is kept, in order, though its chunk was in flight when the pool broke
+    assert ids == [f"afw/face_{i:05d}.jpg" for i in range(COUNT) if i != 7]
+    assert [(r.sample_id, r.reason) for r in rejected] == [("afw/face_00007.pts", WORKER_CRASHED)]
+    assert "died" in rejected[0].detail
+    assert all(image.any() for image in images)
