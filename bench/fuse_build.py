@@ -44,7 +44,7 @@ def synthetic_faces(count: int, width: int, height: int, seed: int = 0):
 def write_dataset(root: Path, count: int, width: int, height: int) -> list[Path]:
     from landmark_fusion.demo.writers.w300 import write_300w
 
-    return write_300w(root, list(synthetic_faces(count, width, height)))
+    return write_300w(root, synthetic_faces(count, width, height))  # streamed, one face at a time
 
 
 def _bare_init() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import time
 from dataclasses import asdict, dataclass
 from itertools import islice
@@ -135,7 +136,10 @@ def build_shards(roots: list[Root], out: str | os.PathLike, settings: BuildSetti
     started = time.perf_counter()
     failure: str | None = None
     try:
-        bar = tqdm(unit="item", desc="fuse build", disable=not settings.progress, smoothing=0.05)
+        # on a terminal the bar redraws 10 times a second; in a log file every 30 s, one line each
+        interactive = sys.stderr.isatty()
+        bar = tqdm(unit="item", desc="fuse build", disable=not settings.progress, smoothing=0.05,
+                   mininterval=0.1 if interactive else 30.0, ascii=None if interactive else True)
         with bar:
             for chunk in run_tasks(iter_tasks(roots, settings.limit, report), context):
                 codes = chunk.rows["source"].tolist() if chunk.rows is not None else []

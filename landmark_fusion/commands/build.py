@@ -9,6 +9,14 @@ import click
 from ..crop import DEFAULT_MARGIN, DEFAULT_SIZE
 
 
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, e.g. a container's share), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 @click.command("build")
 @click.option("--sources", "sources_spec", default="all", show_default=True,
               help="'all' (every database in the roots file) or a comma list, e.g. 300w,aflw.")
@@ -19,8 +27,8 @@ from ..crop import DEFAULT_MARGIN, DEFAULT_SIZE
               help="X.h5 / X.hdf5 for one HDF5 file; a folder or X.parquet for a Parquet shard set.")
 @click.option("--format", "fmt", type=click.Choice(["auto", "hdf5", "parquet"]), default="auto",
               show_default=True, help="Output format; auto decides from --out.")
-@click.option("--workers", type=int, default=None,
-              help="Worker processes (0 = none) [default: CPU count].")
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="Worker processes (0 = none) [default: the CPUs this process may use].")
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="At most this many work items per database (quick runs).")
 @click.option("--crop-size", type=click.IntRange(min=8), default=DEFAULT_SIZE, show_default=True,
@@ -49,7 +57,7 @@ def build(sources_spec: str, roots_path: Path | None, out: Path, fmt: str, worke
     except RootsError as error:
         raise click.UsageError(str(error)) from None
     settings = BuildSettings(crop_size=crop_size, margin=margin, limit=limit,
-                             workers=(os.cpu_count() or 1) if workers is None else workers,
+                             workers=available_cpus() if workers is None else workers,
                              strict=strict, compression=None if compression == "none" else "lzf",
                              progress=progress)
     report_json, rejected_jsonl = report_paths(out)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable
 
 from landmark_fusion.sources.pts import format_pts
 
@@ -12,8 +12,10 @@ from .base import FixtureFace, save_rgb
 FOLDER_BY_SPLIT = {"train": "lfpw/trainset", "val": "helen/testset", "test": "01_Indoor"}
 
 
-def write_300w(root: Path, faces: Sequence[FixtureFace]) -> list[Path]:
+def write_300w(root: Path, faces: Iterable[FixtureFace]) -> list[Path]:
     """Write each face as one image + ``.pts`` (1-based, 6 decimals, no final newline).
+
+    ``faces`` may be a generator: one face is held at a time.
 
     The folder comes from ``face.extra['folder']`` or the split; LFPW folders get ``.png``
     images, the others ``.jpg``, as in the release. Returns the ``.pts`` paths.
