@@ -123,18 +123,33 @@ def export_command(checkpoint, out, formats, output, model_path) -> None:
 @click.argument("images", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--checkpoint", required=True, type=click.Path(exists=True))
 @click.option("--out", default="reconstruct", show_default=True)
-@click.option("--box", help="Face box x0,y0,x1,y1 in image pixels (default: Haar cascade).")
+@click.option("--box", help="Face box x0,y0,x1,y1 in image pixels (default: detect the largest face).")
+@click.option("--detector", type=click.Path(exists=True, dir_okay=False),
+              help="YuNet face detector ONNX model (OpenCV FaceDetectorYN) for images without --box; "
+                   "default: OpenCV's bundled Haar cascade where the installed OpenCV has one.")
 @click.option("--scheme", help="Landmark scheme to output (e.g. ibug68); default: the trained landmarks.")
 @click.option("--model", "model_path", help="Face model (default: the checkpoint's).")
 @click.option("--vertex-table", help="JSON/YAML canonical name → vertex.")
 @click.option("--mesh-format", type=click.Choice(["obj", "ply"]), default="obj", show_default=True)
-def reconstruct_command(images, checkpoint, out, box, scheme, model_path, vertex_table, mesh_format) -> None:
+def reconstruct_command(images, checkpoint, out, box, detector, scheme, model_path, vertex_table,
+                        mesh_format) -> None:
     """Landmarks, pose angles, mesh and overlay for each image."""
     from .reconstruct import reconstruct
 
     b = tuple(float(v) for v in box.split(",")) if box else None
     if b is not None and len(b) != 4:
         raise click.BadParameter("--box needs x0,y0,x1,y1")
-    for r in reconstruct(images, checkpoint, out, b, scheme, model_path, vertex_table, mesh_format):
+    from .reconstruct import Failure
+
+    results = reconstruct(images, checkpoint, out, b, scheme, model_path, vertex_table, mesh_format,
+                          progress=len(images) > 1, detector=detector)
+    for r in results:
+        if isinstance(r, Failure):
+            click.echo(f"{r.image}: FAILED: {r.reason}")
+            continue
         y, p, rl = r.yaw_pitch_roll
         click.echo(f"{r.image}: yaw {y:.1f} pitch {p:.1f} roll {rl:.1f} → {', '.join(r.files)}")
+    failed = sum(isinstance(r, Failure) for r in results)
+    click.echo(f"reconstructed {len(results) - failed} of {len(results)} images into {out}")
+    if failed == len(results):
+        raise click.ClickException("no image could be reconstructed")

@@ -102,7 +102,7 @@ def run(demo_dir: str | Path, model: str | Path, image: str | Path, box: Sequenc
     from .evaluate import evaluate, table_rows
     from .export import export
     from .loop import train
-    from .reconstruct import reconstruct
+    from .reconstruct import Failure, reconstruct
 
     if settings.threads:
         import torch
@@ -154,6 +154,8 @@ def run(demo_dir: str | Path, model: str | Path, image: str | Path, box: Sequenc
     t0 = time.perf_counter()
     rec_dir = run_dir / "reconstruction"
     rec = reconstruct([str(image)], str(checkpoint), str(rec_dir), box=tuple(box))[0]
+    if isinstance(rec, Failure):
+        raise RuntimeError(f"reconstruction of the demo image failed: {rec.reason}")
     for src in rec.files:
         tail = Path(src).name[len(Path(image).stem):]  # ".obj", "_overlay.png", ".json"
         dst = out / f"reconstruction{tail}"
