@@ -41,6 +41,32 @@ def test_demo_builds_shards_with_every_source(tmp_path):
     assert not (out / "training").exists() and not (out / "evaluation.csv").exists()
 
 
+def test_demo_renders_a_converted_ict_model(tmp_path, models_dir):
+    """`--model`: the ICT-FaceKit face (converted to the project's npz) rendered into every format."""
+    model = tmp_path / "ict.npz"
+    runner = CliRunner()
+    converted = runner.invoke(fuse, ["model", "convert", str(models_dir / "ict-facekit" / "ict_facekit_face.npz"),
+                                     "--out", str(model)])
+    assert converted.exit_code == 0, converted.output
+    out = tmp_path / "demo"
+    result = runner.invoke(fuse, ["demo", "--out", str(out), "--model", str(model), "--faces", "8",
+                                  "--no-train", "--workers", "1", "--no-progress", "--seed", "5"])
+    assert result.exit_code == 0, result.output
+    from landmark_fusion.shards import open_shards
+
+    shards = open_shards(out / "fused.h5")
+    meta = shards.meta()
+    assert set(meta["source"]) == set(DATABASES)
+    names = shards.landmark_names
+    for row in range(len(shards)):
+        sample = shards.get(row)
+        points = sample["landmarks"][sample["mask"]]
+        assert np.isfinite(points).all() and ((points > -20) & (points < 180)).all()
+        if sample["mask"][names.index("nose_tip")] and sample["mask"][names.index("chin")]:
+            nose, chin = sample["landmarks"][names.index("nose_tip")], sample["landmarks"][names.index("chin")]
+            assert np.linalg.norm(nose - chin) > 10  # a face, not a collapsed point set
+
+
 def test_demo_trains_evaluates_exports_and_reconstructs(tmp_path):
     pytest.importorskip("trainer.demo")
     ort = pytest.importorskip("onnxruntime")
