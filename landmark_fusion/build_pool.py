@@ -78,8 +78,9 @@ class WorkerPool:
         self.limit = 2 * settings.workers + 2  # chunks in flight
         self.ring = CropRing.create(self.limit, settings.chunk_items * RING_ROWS_PER_ITEM,
                                     settings.crop_size)
-        self._context = replace(context, ring=self.ring.spec)
-        self._free_slots = list(range(self.limit))
+        # without a ring (no folder with room for it) the crops travel through the pipe
+        self._context = replace(context, ring=self.ring.spec if self.ring is not None else None)
+        self._free_slots = list(range(self.limit)) if self.ring is not None else []
         self._pool = self._new_pool()
 
     def _new_pool(self):
@@ -171,7 +172,8 @@ class WorkerPool:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
-        self.ring.close()
+        if self.ring is not None:
+            self.ring.close()
 
 
 def run_tasks(tasks: Iterator[tuple[str, Any]], context: WorkerContext

@@ -33,12 +33,19 @@ class RingSpec:
         return self.rows * self.size * self.size * 3
 
 
-def _ring_folder() -> str:
-    """``/dev/shm`` (memory-backed) when it is a writable folder, else the temporary folder."""
+def _ring_folders() -> list[str]:
+    """Where a ring may live, best first: ``/dev/shm`` (memory-backed), then the temporary folder."""
     shm = "/dev/shm"
-    if os.path.isdir(shm) and os.access(shm, os.W_OK):
-        return shm
-    return tempfile.gettempdir()
+    folders = [shm] if os.path.isdir(shm) and os.access(shm, os.W_OK) else []
+    return folders + [tempfile.gettempdir()]
+
+
+def _reserve(fd: int, size: int) -> None:
+    """Give the file ``size`` bytes of real storage (``posix_fallocate``), else at least its length."""
+    if hasattr(os, "posix_fallocate"):
+        os.posix_fallocate(fd, 0, size)
+    else:
+        os.ftruncate(fd, size)
 
 
 class CropRing:
@@ -56,16 +63,28 @@ class CropRing:
             spec.slots, spec.rows, spec.size, spec.size, 3)
 
     @classmethod
-    def create(cls, slots: int, rows: int, size: int) -> "CropRing":
-        """A new ring file, removed again by :meth:`close`."""
-        path = Path(_ring_folder()) / f"landmark-fusion-{os.getpid()}-{uuid.uuid4().hex[:8]}.ring"
-        spec = RingSpec(str(path), slots, rows, size)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.ftruncate(fd, slots * spec.slot_bytes)
-        finally:
+    def create(cls, slots: int, rows: int, size: int) -> "CropRing | None":
+        """A new ring file, removed again by :meth:`close`; None where no folder has the room.
+
+        The file's space is reserved up front: a sparse file on a full ``/dev/shm`` (64 MiB in
+        many containers) would kill the process that first touches a missing page (SIGBUS).
+        """
+        for folder in _ring_folders():
+            path = Path(folder) / f"landmark-fusion-{os.getpid()}-{uuid.uuid4().hex[:8]}.ring"
+            spec = RingSpec(str(path), slots, rows, size)
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            except OSError:
+                continue
+            try:
+                _reserve(fd, slots * spec.slot_bytes)
+            except OSError:
+                os.close(fd)
+                path.unlink(missing_ok=True)
+                continue
             os.close(fd)
-        return cls(spec, owner=True)
+            return cls(spec, owner=True)
+        return None
 
     @classmethod
     def attach(cls, spec: RingSpec) -> "CropRing":

@@ -107,3 +107,14 @@ def test_a_crashing_item_is_the_only_rejection(folder, tmp_path, monkeypatch):
     assert [(r.sample_id, r.reason) for r in rejected] == [("afw/face_00007.pts", WORKER_CRASHED)]
     assert "died" in rejected[0].detail
     assert all(image.any() for image in images)
+
+
+def test_without_a_ring_the_crops_come_through_the_pipe(folder, monkeypatch):
+    from landmark_fusion.crop_ring import CropRing
+
+    monkeypatch.setattr(CropRing, "create", classmethod(lambda cls, *args: None))
+    serial = _collect(run_tasks(iter(_tasks(folder)), _context(folder, 0)))
+    pooled = _collect(run_tasks(iter(_tasks(folder)), _context(folder, 2)))
+    assert pooled[0] == serial[0] and len(pooled[1]) == COUNT
+    for a, b in zip(serial[1], pooled[1]):
+        np.testing.assert_array_equal(a, b)
