@@ -13,7 +13,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from .base import RawFace, Rejected, SourceError
+from .base import RawFace, Rejected, SourceError, safe_join
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
@@ -78,6 +78,15 @@ def image_beside(root: Path, item: str, suffixes: Iterable[str] = IMAGE_SUFFIXES
     """Root-relative POSIX name of the image beside the annotation ``item`` (same stem)."""
     suffix = os.path.splitext(os.fspath(find_image(os.path.join(root, item), suffixes)))[1]
     return os.path.splitext(item)[0] + suffix
+
+
+def annotated_image(root: Path, item: str, suffixes: Iterable[str] = IMAGE_SUFFIXES
+                    ) -> tuple[Path, str, Path]:
+    """``(annotation path, root-relative image name, image path)`` for an annotation ``item`` with
+    its image beside it (same stem); both paths are checked to stay inside the root."""
+    annotation = safe_join(root, item)
+    image_name = image_beside(root, item, suffixes)
+    return annotation, image_name, safe_join(root, image_name)
 
 
 def require_image(path: Path) -> Path:

@@ -23,10 +23,10 @@ from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
-from .base import RawFace, Rejected, safe_join
+from .base import RawFace, Rejected
 from .landfiles import (DETECTION_SAMPLE, LandConvention, detect_convention, land_face,
                         parse_convention_options)
-from .layout import guarded, image_beside, walk_files
+from .layout import annotated_image, guarded, walk_files
 
 NUM_POINTS = 74
 SPLIT_FOLDERS = {"train": "train", "training": "train", "test": "test", "testing": "test"}
@@ -99,7 +99,5 @@ class LFW74Source:
         return guarded(self.name, item, lambda: self._read(item))
 
     def _read(self, item: str) -> list[RawFace | Rejected]:
-        land_path = safe_join(self.root, item)
-        image_name = image_beside(self.root, item)
-        image_path = safe_join(self.root, image_name)
+        land_path, image_name, image_path = annotated_image(self.root, item)
         return [land_face(self, land_path, image_name, image_path, self.split_of(item), NUM_POINTS)]

@@ -26,8 +26,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from .base import RawFace, Rejected, SourceError, check_points, image_size, safe_join
-from .layout import guarded, image_beside, walk_files
+from .base import RawFace, Rejected, SourceError, check_points, image_size
+from .layout import annotated_image, guarded, walk_files
 from .torch7 import load_t7_tensor
 
 NUM_POINTS = 68
@@ -93,9 +93,7 @@ class LS3DWSource:
         return guarded(self.name, item, lambda: self._read(item))
 
     def _read(self, item: str) -> list[RawFace | Rejected]:
-        t7_path = safe_join(self.root, item)
-        image_name = image_beside(self.root, item, IMAGE_SUFFIXES)
-        image_path = safe_join(self.root, image_name)
+        t7_path, image_name, image_path = annotated_image(self.root, item, IMAGE_SUFFIXES)
         sample_id = image_name
         points = landmarks_from_tensor(load_t7_tensor(t7_path), t7_path)
         if self.one_based:

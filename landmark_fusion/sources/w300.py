@@ -21,8 +21,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from .base import RawFace, Rejected, check_points, safe_join
-from .layout import guarded, image_beside, walk_files
+from .base import RawFace, Rejected, check_points
+from .layout import annotated_image, guarded, walk_files
 from .pts import read_pts
 
 NUM_POINTS = 68
@@ -68,9 +68,7 @@ class W300Source:
         return guarded(self.name, item, lambda: self._read(item))
 
     def _read(self, item: str) -> list[RawFace | Rejected]:
-        pts_path = safe_join(self.root, item)
-        image_name = image_beside(self.root, item)
-        image_path = safe_join(self.root, image_name)
+        pts_path, image_name, image_path = annotated_image(self.root, item)
         points = read_pts(pts_path, NUM_POINTS) - 1.0  # 1-based -> 0-based (formats.md §2)
         visible = np.ones(NUM_POINTS, dtype=bool)
         check_points(points, visible, NUM_POINTS, pts_path)
