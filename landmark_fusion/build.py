@@ -54,12 +54,17 @@ def iter_tasks(roots: list[Root], limit: int | None, report: BuildReport
                ) -> Iterator[tuple[str, Any]]:
     """Stream ``(database, item)`` over the selected databases (at most ``limit`` items each).
 
-    A reader whose ``items()`` fails is reported as one rejection and the build goes on.
+    A reader whose ``items()`` fails is reported as one rejection and the build goes on; a
+    :class:`Rejected` record that ``items()`` yields (a folder or list line it cannot use) is
+    counted here, not sent to a worker.
     """
     for root in roots:
         try:
             reader = get_source(root.name)(root.path, **root.options)
             for item in islice(reader.items(), limit):
+                if isinstance(item, Rejected):
+                    report.add_rejected(item)
+                    continue
                 report.add_item(root.name)
                 yield root.name, item
         except SourceError as error:

@@ -31,7 +31,12 @@ The 0-based
 The box of a face is the roi box mapped into the crop, i.e. the whole crop ``(0, 0, 120, 120)``.
 Arrays are memory-mapped, opened lazily per process.
 
+The list is read as bytes, line by line: a line that is not UTF-8 text is rejected alone (named
+``<list>:<line>``, its row of the arrays skipped), and a name listed twice is read once, the repeat
+rejected as ``duplicate_sample``.
+
 The form is chosen by which files exist (sqlite first); option ``form`` ("sqlite" | "3ddfa") forces it.
+A root holding neither form is one ``wrong_layout`` rejection naming both layouts.
 """
 from __future__ import annotations
 
@@ -44,7 +49,7 @@ from typing import Any, Iterator, NamedTuple
 import numpy as np
 
 from .base import RawFace, Rejected, SourceError, check_points, safe_join
-from .layout import guarded, missing_to_nan, require_image
+from .layout import guarded, missing_to_nan, passes_rejections, require_image, wrong_layout
 
 NUM_POINTS = 21
 SCHEME = "aflw21"
@@ -79,14 +84,19 @@ class CropItem(NamedTuple):
     name: str
 
 
-def detect_form(root: Path) -> str:
-    """``sqlite`` or ``3ddfa`` by the files under ``root``; ValueError if neither is there."""
+#: the two layouts, as a ``wrong_layout`` message names them
+EXPECTED = (f"{SQLITE_NAME} + {IMAGE_DIR}/ (the original distribution) or {PTS_FILE}, {ROI_FILE}, "
+            f"{YAW_FILE}, {LIST_FILE} + {CROP_DIR}/ (3DDFA's test form)")
+
+
+def detect_form(root: Path) -> str | None:
+    """``sqlite`` or ``3ddfa`` by the files under ``root``; None if neither is there."""
     root = Path(root)
     if (root / SQLITE_NAME).is_file():
         return "sqlite"
     if (root / PTS_FILE).is_file() and (root / LIST_FILE).is_file():
         return "3ddfa"
-    raise ValueError(f"{root}: neither {SQLITE_NAME} nor {PTS_FILE} + {LIST_FILE} found (not an AFLW root)")
+    return None
 
 
 def unmark_points(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -113,9 +123,9 @@ class AFLWSource:
     def __init__(self, root: Path, form: str | None = None, one_based: bool = False,
                  split: str = "test") -> None:
         self.root = Path(root)
-        self.form = form or detect_form(self.root)
-        if self.form not in ("sqlite", "3ddfa"):
-            raise ValueError(f"unknown AFLW form {self.form!r} (sqlite | 3ddfa)")
+        if form is not None and form not in ("sqlite", "3ddfa"):
+            raise ValueError(f"unknown AFLW form {form!r} (sqlite | 3ddfa)")
+        self.form = form or detect_form(self.root)  # None: neither layout, items() says so
         self.offset = 1.0 if one_based else 0.0
         self.split = split
         self._connection: sqlite3.Connection | None = None
@@ -130,21 +140,78 @@ class AFLWSource:
         return state
 
     # -- items -----------------------------------------------------------------------------------
-    def items(self) -> Iterator[FaceItem | CropItem]:
+    def items(self) -> Iterator[FaceItem | CropItem | Rejected]:
+        if self.form is None:
+            return iter([wrong_layout(self.name, self.root, EXPECTED)])
         return self._face_items() if self.form == "sqlite" else self._crop_items()
 
     def _face_items(self) -> Iterator[FaceItem]:
         query = ("SELECT face_id, ROW_NUMBER() OVER (PARTITION BY file_id ORDER BY face_id) - 1, "
                  "COUNT(*) OVER (PARTITION BY file_id) FROM Faces ORDER BY face_id")
-        for face_id, rank, count in self._db().execute(query):
-            yield FaceItem(int(face_id), int(rank), int(count))
+        try:
+            for face_id, rank, count in self._db().execute(query):
+                yield FaceItem(int(face_id), int(rank), int(count))
+        except sqlite3.Error as error:
+            yield Rejected(self.name, SQLITE_NAME, "corrupt_annotation",
+                           f"{self.root / SQLITE_NAME}: cannot list the faces ({error})")
 
-    def _crop_items(self) -> Iterator[CropItem]:
-        with open(self.root / LIST_FILE, encoding="utf-8") as listing:
-            for row, line in enumerate(listing):
-                yield CropItem(row, line.strip())
+    def _crop_items(self) -> Iterator[CropItem | Rejected]:
+        """One item per list line (row = line index); undecodable, repeated and empty lines
+        rejected (empty lines at the end of the list are no rows and are ignored)."""
+        path = self.root / LIST_FILE
+        first_line: dict[str, int] = {}
+        blank: list[int] = []
+        try:
+            listing = open(path, "rb")
+        except OSError as error:
+            yield Rejected(self.name, LIST_FILE, "missing_annotation"
+                           if isinstance(error, FileNotFoundError) else "corrupt_annotation",
+                           f"{path}: cannot open the list ({error.strerror or error})")
+            return
+        with listing:
+            for row, raw in enumerate(listing):
+                where = f"{LIST_FILE}:{row + 1}"
+                try:
+                    name = raw.decode("utf-8").strip()
+                except UnicodeDecodeError as error:
+                    yield Rejected(self.name, where, "corrupt_annotation",
+                                   f"{path} line {row + 1}: not UTF-8 text ({error.reason} at byte "
+                                   f"{error.start}: {raw[error.start:error.start + 1]!r}); "
+                                   f"row {row} of the arrays is not read")
+                    continue
+                if not name:
+                    blank.append(row)
+                    continue
+                for empty in blank:  # an empty line before a name: a row of the arrays unused
+                    yield Rejected(self.name, f"{LIST_FILE}:{empty + 1}", "corrupt_annotation",
+                                   f"{path} line {empty + 1}: empty list line; row {empty} of the "
+                                   f"arrays is not read")
+                blank.clear()
+                if name in first_line:
+                    yield Rejected(self.name, where, "duplicate_sample",
+                                   f"{path} line {row + 1}: {name} repeats line "
+                                   f"{first_line[name] + 1}; only that line's face is read")
+                    continue
+                first_line[name] = row
+                yield CropItem(row, name)
+
+    def sample_id(self, item: FaceItem | CropItem) -> str:
+        """``test.data/AFLW_GT_crop/<name>`` (3DDFA form) or ``flickr/<filepath>[#k]`` (sqlite)."""
+        if isinstance(item, CropItem):
+            return f"{CROP_DIR}/{item.name}"
+        row = self._db().execute(
+            "SELECT i.filepath FROM Faces f JOIN FaceImages i ON i.file_id = f.file_id "
+            "WHERE f.face_id = ?", (item.face_id,)).fetchone()
+        if row is None:
+            return f"face_id {item.face_id}"
+        return self._face_sample_id(str(row[0]), item)
+
+    @staticmethod
+    def _face_sample_id(filepath: str, item: FaceItem) -> str:
+        return Path(IMAGE_DIR, filepath).as_posix() + (f"#{item.rank}" if item.faces_in_image > 1 else "")
 
     # -- reading ---------------------------------------------------------------------------------
+    @passes_rejections
     def read(self, item: FaceItem | CropItem) -> list[RawFace | Rejected]:
         if isinstance(item, FaceItem):
             return guarded(self.name, f"face_id {item.face_id}", lambda: self._read_face(item))
@@ -173,7 +240,8 @@ class AFLWSource:
             raise SourceError("missing_annotation", f"{where}: no FaceImages row for its file_id")
         filepath, width, height = image_row
         relative = Path(IMAGE_DIR, str(filepath))
-        sample_id = relative.as_posix() + (f"#{item.rank}" if item.faces_in_image > 1 else "")
+        sample_id = self._face_sample_id(str(filepath), item)
+        notes: list[str] = []
 
         points = np.full((NUM_POINTS, 2), np.nan)
         visible = np.zeros(NUM_POINTS, dtype=bool)
@@ -181,7 +249,9 @@ class AFLWSource:
                           (item.face_id,))
         for feature_id, x, y in rows:
             if not isinstance(feature_id, int) or not 1 <= feature_id <= NUM_POINTS:
-                raise SourceError("corrupt_annotation", f"{where}: feature_id {feature_id!r} not in 1..21")
+                notes.append(f"a FeatureCoords row with feature_id {feature_id!r} (not in 1..21) "
+                             f"is left out")
+                continue
             index = feature_id - 1
             if visible[index]:
                 continue
@@ -206,8 +276,11 @@ class AFLWSource:
         pose = db.execute("SELECT yaw FROM FacePose WHERE face_id = ? ORDER BY rowid",
                           (item.face_id,)).fetchone()
         yaw = math.degrees(float(pose[0])) if pose is not None and isinstance(pose[0], (int, float)) else math.nan
+        extra: dict[str, Any] = {"face_id": item.face_id}
+        if notes:
+            extra["notes"] = notes
         return [RawFace(self.name, sample_id, image_path, self.scheme, points, visible, self.split,
-                        yaw=yaw, box=box, extra={"face_id": item.face_id})]
+                        yaw=yaw, box=box, extra=extra)]
 
     def _load_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self._arrays is None:

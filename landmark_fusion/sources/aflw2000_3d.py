@@ -3,13 +3,20 @@
 * ``pt3d_68`` (3, 68): the 68 "fixed" points (``ibug68_fixed``), x/y in 1-based pixels of the
   450x450 image (made 0-based here), z depth in the same pixel scale (kept in ``extra['depth']``,
   larger = closer to the camera). Points may lie outside the image; they are all annotated.
-* ``pt2d`` (2, 21): the original AFLW 21 points (AFLW order, formats.md §1.1), missing ones stored as
-  (-1, 452); kept 0-based in ``extra['aflw21_points']`` (NaN where missing) and
-  ``extra['aflw21_visible']`` for the AFLW-protocol evaluation.
-* Yaw = degrees(``Pose_Para[0][1]``), positive = towards image-left. Split: ``test`` (paper Table 1).
+  This is the only key a face needs.
+* ``pt2d`` (2, 21), optional: the original AFLW 21 points (AFLW order, formats.md §1.1), missing
+  ones stored as (-1, 452); kept 0-based in ``extra['aflw21_points']`` (NaN where missing) and
+  ``extra['aflw21_visible']`` for the AFLW-protocol evaluation. Three files of the release
+  (``image01198``, ``image02899``, ``image03189``) store it as (2, 23): two more points after the
+  21, whose first 21 equal 3DDFA's ``AFLW2000-3D.pts21.npy`` rows; the reader keeps those 21 and
+  notes the trim. Any other defect of ``pt2d``, ``roi`` or ``Pose_Para`` leaves that key out with
+  a note in ``extra['notes']`` and keeps the face: the benchmark is defined on all 2,000 faces.
+* Yaw = degrees(``Pose_Para[0][1]``), positive = towards image-left; NaN without a usable
+  ``Pose_Para``. Split: ``test`` (paper Table 1).
 
 The root may be the image folder itself or hold it as ``AFLW2000/`` (the name of the common copies);
-option ``folder`` names another sub-folder.
+option ``folder`` names another sub-folder. A sub-folder of the image folder other than ``Code/``
+(the readme's MATLAB code) is named as ``wrong_layout``.
 """
 from __future__ import annotations
 
@@ -20,12 +27,36 @@ import numpy as np
 
 from .aflw import MISSING_X, unmark_points  # noqa: F401 - MISSING_X: the pt2d marker, formats.md §4
 from .base import RawFace, Rejected, check_points, safe_join
-from .layout import guarded, require_image, walk_files
-from .matfiles import load_mat, pose_yaw_degrees, require_finite
+from .layout import (expect_layout, guarded, list_dirs, passes_rejections, require_image,
+                     walk_files)
+from .matfiles import load_mat, optional_yaw
 
 NUM_POINTS = 68
 AFLW21_POINTS = 21
 DEFAULT_FOLDER = "AFLW2000"
+#: sub-folders of the image folder that hold no faces (the readme's MATLAB demo)
+IGNORED_DIRS = ("Code",)
+
+
+def aflw21_from_pt2d(pt2d: np.ndarray, notes: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
+    """0-based AFLW points (NaN where missing) and visibility of a ``pt2d`` of shape (2, n).
+
+    More than 21 columns: the first 21 are kept (noted); fewer: left out (noted). Non-finite
+    values make their point missing (noted).
+    """
+    columns = pt2d.shape[1]
+    if columns < AFLW21_POINTS:
+        notes.append(f"optional key 'pt2d' has {columns} points, expected {AFLW21_POINTS}; left out")
+        return None
+    if columns > AFLW21_POINTS:
+        notes.append(f"optional key 'pt2d' has {columns} points; the {columns - AFLW21_POINTS} after "
+                     f"the {AFLW21_POINTS} AFLW points are left out")
+    raw = np.asarray(pt2d[:, :AFLW21_POINTS], dtype=np.float64).T
+    bad = ~np.isfinite(raw).all(axis=1)
+    if bad.any():
+        notes.append(f"optional key 'pt2d': {int(bad.sum())} non-finite points taken as missing")
+        raw[bad] = MISSING_X
+    return unmark_points(raw)
 
 
 class AFLW2000Source:
@@ -41,23 +72,40 @@ class AFLW2000Source:
             folder = DEFAULT_FOLDER if (self.root / DEFAULT_FOLDER).is_dir() else ""
         self.folder = folder
 
-    def items(self) -> Iterator[str]:
+    def items(self) -> Iterator[str | Rejected]:
         """Root-relative ``.mat`` paths of the image folder (no recursion), sorted."""
         start = self.root / self.folder
-        for relative in walk_files(self.root, (".mat",), folder=start):
-            if Path(relative).parent == Path(self.folder):
-                yield relative
+        expected = (f"imageNNNNN.mat + imageNNNNN.jpg in {self.root}"
+                    + (f"/{self.folder}" if self.folder else f" or in {self.root}/{DEFAULT_FOLDER}"))
+        return expect_layout(self.name, start, expected, self._items(start))
 
+    def _items(self, start: Path) -> Iterator[str | Rejected]:
+        yield from walk_files(self.root, (".mat",), self.name, folder=start, recursive=False)
+        try:
+            folders = list_dirs(start)
+        except OSError:
+            return  # walk_files has named it
+        for name in folders:
+            if name not in IGNORED_DIRS and not name.startswith("."):
+                relative = (Path(self.folder) / name).as_posix()
+                yield Rejected(self.name, relative + "/", "wrong_layout",
+                               f"{start / name}: a folder inside the AFLW2000-3D image folder "
+                               f"(the files lie directly in it); not read")
+
+    def sample_id(self, item: str) -> str:
+        return Path(item).with_suffix(".jpg").as_posix()
+
+    @passes_rejections
     def read(self, item: str) -> list[RawFace | Rejected]:
-        return guarded(self.name, Path(item).with_suffix(".jpg").as_posix(), lambda: self._read(item))
+        return guarded(self.name, self.sample_id(item), lambda: self._read(item))
 
     def _read(self, item: str) -> list[RawFace | Rejected]:
         mat_path = safe_join(self.root, item)
         image_name = Path(item).with_suffix(".jpg")
         image_path = require_image(safe_join(self.root, image_name))
-        arrays = load_mat(mat_path, {"pt3d_68": (3, NUM_POINTS), "Pose_Para": (1, 7)},
-                          {"pt2d": (2, AFLW21_POINTS), "roi": (1, 4)})
-        require_finite(arrays["Pose_Para"], mat_path, "Pose_Para")
+        notes: list[str] = []
+        arrays = load_mat(mat_path, {"pt3d_68": (3, NUM_POINTS)},
+                          {"Pose_Para": (1, 7), "pt2d": (2, None), "roi": (1, 4)}, notes)
         pt3d = arrays["pt3d_68"].astype(np.float64)
         points = pt3d[:2].T - 1.0  # 1-based MATLAB -> 0-based
         visible = np.ones(NUM_POINTS, dtype=bool)
@@ -65,8 +113,13 @@ class AFLW2000Source:
 
         extra: dict = {"depth": pt3d[2].copy()}
         if "pt2d" in arrays:
-            extra["aflw21_points"], extra["aflw21_visible"] = unmark_points(arrays["pt2d"].T)
+            aflw21 = aflw21_from_pt2d(arrays["pt2d"], notes)
+            if aflw21 is not None:
+                extra["aflw21_points"], extra["aflw21_visible"] = aflw21
         if "roi" in arrays:
             extra["roi"] = arrays["roi"].reshape(4).astype(np.int64)
+        yaw = optional_yaw(arrays, notes)
+        if notes:
+            extra["notes"] = notes
         return [RawFace(self.name, image_name.as_posix(), image_path, self.scheme, points, visible,
-                        self.split, yaw=pose_yaw_degrees(arrays["Pose_Para"]), extra=extra)]
+                        self.split, yaw=yaw, extra=extra)]

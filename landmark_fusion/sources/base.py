@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import os
-from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Protocol, Sequence, Union, runtime_checkable
@@ -70,11 +69,20 @@ REASONS = (
     "corrupt_annotation",
     "wrong_point_count",
     "bad_coordinates",
+    "degenerate_box",
     "wrong_field_count",
     "path_outside_root",
     "stale_landmarks",
     "no_visible_points",
+    "duplicate_sample",
+    "wrong_layout",
+    "unreadable_folder",
+    "link_loop",
 )
+
+#: Visible points whose box is narrower or lower than this many pixels are ``degenerate_box``:
+#: every normalised error on such a face divides by (almost) zero.
+MIN_BOX_SIDE = 1.0
 
 ReadResult = Sequence[Union[RawFace, Rejected]]
 
@@ -97,56 +105,59 @@ class Source(Protocol):
     def __init__(self, root: Path, **options: Any) -> None: ...
 
     def items(self) -> Iterator[Any]:
-        """Yield picklable work items in a stable order, streaming over the layout."""
+        """Yield picklable work items in a stable order, streaming over the layout.
+
+        What the reader cannot use -- a root of unknown layout, an unreadable folder, a link
+        loop, an undecodable or repeated list line -- is yielded as a :class:`Rejected` record
+        in its place, so that the build names it instead of skipping it silently.
+        """
         ...
 
     def read(self, item: Any) -> ReadResult:
-        """Parse one item; never raises for bad input, returns :class:`Rejected` instead."""
+        """Parse one item; never raises for bad input, returns :class:`Rejected` instead.
+
+        A :class:`Rejected` record yielded by :meth:`items` comes back unchanged.
+        """
         ...
 
+    def sample_id(self, item: Any) -> str:
+        """The ``sample_id`` the item's face gets, from the item alone (no annotation parsed).
 
-@lru_cache(maxsize=4096)
-def _resolved(folder: str) -> str:
-    """A folder with every symlink and ``..`` resolved, once per process.
-
-    Database roots and the folders below them are resolved once each: a build joins millions of
-    paths, and resolving each from scratch costs one ``lstat`` per path component.
-    """
-    return os.path.realpath(folder)
-
-
-def _inside(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+        Declared splits that need every id of a database before the build (a fixed-size
+        hold-out, the images of another database) call this.
+        """
+        ...
 
 
 def safe_join(root: Path, relative: str | Path) -> Path:
     """Join a database-relative path to its root, refusing paths that leave the root.
 
-    The joined path's folder is resolved (cached per folder) and only the file itself is checked
-    for being a symlink, so a file or folder link pointing outside the root is caught as well as
-    ``..`` and absolute paths.
+    ``relative`` is a path named by the database itself (a walked file, a list entry, a name
+    inside an annotation): it must be relative and must not climb above the root with ``..``.
+    The check is on the text alone (``..`` is folded lexically, so ``a/../b`` is ``b`` even when
+    ``a`` is a link), and the links the user made inside the root -- file links, linked
+    sub-folders, a linked root -- are followed wherever they point: they are the user's own
+    layout. The result is ``root / relative`` with ``.`` and ``..`` folded, not resolved.
     """
-    real_root = _resolved(os.fspath(root))
-    folder, name = os.path.split(os.path.join(os.fspath(root), os.fspath(relative)))
-    if name in ("", ".", ".."):
-        candidate = _resolved(os.path.join(folder, name))
-    else:
-        candidate = os.path.join(_resolved(folder), name)
-        if os.path.islink(candidate):
-            candidate = os.path.realpath(candidate)
-    if not _inside(candidate, real_root):
-        raise SourceError("path_outside_root", f"{relative!s} leaves the database root {real_root}")
-    return Path(candidate)
-
-
-def relative_id(root: Path, path: Path) -> str:
-    """Database-relative POSIX path used as ``sample_id``."""
-    return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+    text = os.fspath(relative)
+    if "\0" in text:
+        raise SourceError("corrupt_annotation", f"{text!r}: a path with a NUL byte")
+    if os.path.isabs(text):
+        raise SourceError("path_outside_root",
+                          f"{text} is an absolute path; paths in a database must be relative to "
+                          f"its root {root}")
+    folded = os.path.normpath(text)
+    if folded == ".." or folded.startswith(".." + os.sep):
+        raise SourceError("path_outside_root", f"{text} leaves the database root {root}")
+    if folded == ".":
+        return Path(root)
+    return Path(os.path.join(os.fspath(root), folded))
 
 
 def check_points(points: np.ndarray, visible: np.ndarray, expected: int, path: Path | str,
                  image_size: tuple[int, int] | None = None) -> None:
-    """Validate a landmark array: count, finiteness, and (given the image size) absurd values."""
+    """Validate a landmark array: count, finiteness, a usable box, and (given the image size)
+    absurd values."""
     if points.ndim != 2 or points.shape[1] != 2 or points.shape[0] != expected:
         raise SourceError("wrong_point_count",
                           f"{path}: expected {expected} points, got shape {tuple(points.shape)}")
@@ -155,9 +166,14 @@ def check_points(points: np.ndarray, visible: np.ndarray, expected: int, path: P
         raise SourceError("bad_coordinates", f"{path}: NaN or infinite coordinates")
     if not len(vis):
         raise SourceError("no_visible_points", f"{path}: no annotated point")
+    (x_min, y_min), (x_max, y_max) = vis.min(axis=0).tolist(), vis.max(axis=0).tolist()
+    if x_max - x_min < MIN_BOX_SIDE or y_max - y_min < MIN_BOX_SIDE:
+        raise SourceError("degenerate_box",
+                          f"{path}: the {len(vis)} annotated points span "
+                          f"{x_max - x_min:.3g} x {y_max - y_min:.3g} px (less than "
+                          f"{MIN_BOX_SIDE:g} px wide or high: no face size to normalise by)")
     if image_size is not None:
         w, h = image_size
-        (x_min, y_min), (x_max, y_max) = vis.min(axis=0).tolist(), vis.max(axis=0).tolist()
         if (min(x_min / w, y_min / h) < -ABSURD_MARGIN
                 or max(x_max / w, y_max / h) > 1 + ABSURD_MARGIN):
             raise SourceError("bad_coordinates",

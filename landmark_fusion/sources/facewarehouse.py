@@ -6,7 +6,9 @@ that convention (``"auto"`` decides it from the files like LFW-74 does). Every f
 (the paper trains on FaceWarehouse); ``test_testers`` holds out whole testers as ``test``.
 
 A pose with an image but no ``.land`` (or the reverse) is reported as a rejection rather than
-skipped silently.
+skipped silently; so is a folder of the root that is no ``Tester_<k>``, a tester without
+``TrainingPose/`` (``wrong_layout``) and a folder that cannot be listed (``unreadable_folder``).
+Linked folders are followed.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from typing import Iterable, Iterator
 from .base import RawFace, Rejected, SourceError, safe_join
 from .landfiles import (FACEWAREHOUSE_CONVENTION, LandConvention, detect_convention, land_face,
                          parse_convention_options)
-from .layout import IMAGE_SUFFIXES, guarded
+from .layout import IMAGE_SUFFIXES, ROOT_ID, guarded, passes_rejections, wrong_layout
 
 NUM_POINTS = 74
 POSE_FOLDER = "TrainingPose"
@@ -27,19 +29,20 @@ _TESTER = re.compile(r"Tester_(\d+)$")
 _POSE = re.compile(r"pose_(\d+)$")
 
 
-def _numbered(folder: Path, pattern: re.Pattern, want_dir: bool) -> list[tuple[int, str]]:
-    """(number, name) of the entries of ``folder`` matching ``pattern``, by number (one listing)."""
-    found = []
-    try:
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                name = entry.name if want_dir else os.path.splitext(entry.name)[0]
-                match = pattern.match(name)
-                if match and entry.is_dir(follow_symlinks=False) == want_dir:
-                    found.append((int(match.group(1)), entry.name))
-    except (FileNotFoundError, NotADirectoryError, PermissionError):
-        return []
-    return sorted(found)
+def _numbered(folder: Path, pattern: re.Pattern, want_dir: bool) -> tuple[list[tuple[int, str]], list[str]]:
+    """(number, name) of the entries of ``folder`` matching ``pattern``, by number, and the names of
+    the other folders in it (one listing; links followed). Raises ``OSError`` if unlistable."""
+    found, others = [], []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            name = entry.name if want_dir else os.path.splitext(entry.name)[0]
+            match = pattern.match(name)
+            is_dir = entry.is_dir()
+            if match and is_dir == want_dir:
+                found.append((int(match.group(1)), entry.name))
+            elif is_dir:
+                others.append(entry.name)
+    return sorted(found), sorted(others)
 
 
 def tester_number(item: str) -> int:
@@ -71,21 +74,54 @@ class FaceWarehouseSource:
 
     def _land_paths(self) -> Iterator[str]:
         for item in self.items():
-            if (self.root / item).is_file():
+            if not isinstance(item, Rejected) and (self.root / item).is_file():
                 yield item
 
-    def items(self) -> Iterator[str]:
+    def items(self) -> Iterator[str | Rejected]:
         """Root-relative ``.land`` paths (existing or expected beside an image), by tester and pose."""
-        for _, tester in _numbered(self.root, _TESTER, want_dir=True):
+        try:
+            testers, others = _numbered(self.root, _TESTER, want_dir=True)
+        except OSError as error:
+            yield self._unreadable(ROOT_ID, self.root, error)
+            return
+        if not testers:
+            yield wrong_layout(self.name, self.root,
+                               f"folders Tester_<k>/{POSE_FOLDER}/ with pose_<j>.png + pose_<j>.land")
+            return
+        for name in others:
+            if not name.startswith("."):
+                yield Rejected(self.name, name + "/", "wrong_layout",
+                               f"{self.root / name}: not a Tester_<k> folder; not read")
+        for _, tester in testers:
             folder = self.root / tester / POSE_FOLDER
+            if not folder.is_dir():
+                yield Rejected(self.name, f"{tester}/", "wrong_layout",
+                               f"{self.root / tester}: no {POSE_FOLDER}/ folder; not read")
+                continue
+            try:
+                poses, _ = _numbered(folder, _POSE, want_dir=False)
+            except OSError as error:
+                yield self._unreadable(f"{tester}/{POSE_FOLDER}/", folder, error)
+                continue
             seen: dict[int, str] = {}
-            for number, name in _numbered(folder, _POSE, want_dir=False):
+            for number, name in poses:
                 suffix = os.path.splitext(name)[1].lower()
                 if suffix == ".land" or suffix in IMAGE_SUFFIXES:
                     seen.setdefault(number, f"pose_{number}")
             for number in sorted(seen):
                 yield f"{tester}/{POSE_FOLDER}/{seen[number]}.land"
 
+    def _unreadable(self, sample_id: str, folder: Path, error: OSError) -> Rejected:
+        return Rejected(self.name, sample_id, "unreadable_folder",
+                        f"{folder}: cannot list the folder ({error.strerror or error})")
+
+    def sample_id(self, item: str) -> str:
+        try:
+            return self._image_name(item)
+        except SourceError:
+            return item
+
+    @passes_rejections
     def read(self, item: str) -> list[RawFace | Rejected]:
         return guarded(self.name, item, lambda: self._read(item))
 

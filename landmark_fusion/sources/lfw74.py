@@ -26,7 +26,8 @@ from typing import Iterator
 from .base import RawFace, Rejected
 from .landfiles import (DETECTION_SAMPLE, LandConvention, detect_convention, land_face,
                         parse_convention_options)
-from .layout import annotated_image, guarded, walk_files
+from .layout import (annotated_image, expect_layout, guarded, image_id_beside, passes_rejections,
+                     walk_files)
 
 NUM_POINTS = 74
 SPLIT_FOLDERS = {"train": "train", "training": "train", "test": "test", "testing": "test"}
@@ -65,7 +66,7 @@ class LFW74Source:
     def convention(self) -> LandConvention:
         """The root's ``.land`` convention (decided on first use, see the module doc)."""
         normalised, y_up = self._forced
-        paths = (self.root / item for item in self.items())
+        paths = (self.root / item for item in self.items() if not isinstance(item, Rejected))
         return detect_convention(paths, sample=self.detect_sample, normalised=normalised, y_up=y_up)
 
     @cached_property
@@ -91,10 +92,16 @@ class LFW74Source:
             return "train" if listed_split == "test" else "test"
         return "train"
 
-    def items(self) -> Iterator[str]:
+    def items(self) -> Iterator[str | Rejected]:
         """Root-relative ``.land`` paths, sorted per directory."""
-        return walk_files(self.root, (".land",))
+        return expect_layout(self.name, self.root,
+                             ".land files beside their images (<name>.land + <name>.jpg or .png) "
+                             "anywhere below the root", walk_files(self.root, (".land",), self.name))
 
+    def sample_id(self, item: str) -> str:
+        return image_id_beside(self.root, item)
+
+    @passes_rejections
     def read(self, item: str) -> list[RawFace | Rejected]:
         return guarded(self.name, item, lambda: self._read(item))
 

@@ -27,7 +27,8 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .base import RawFace, Rejected, SourceError, check_points, image_size
-from .layout import annotated_image, guarded, walk_files
+from .layout import (ROOT_ID, annotated_image, guarded, image_id_beside, list_dirs,
+                     passes_rejections, walk_files, wrong_layout)
 from .torch7 import load_t7_tensor
 
 NUM_POINTS = 68
@@ -83,12 +84,34 @@ class LS3DWSource:
             raise ValueError(f"unknown LS3D-W folders {unknown}; known: {', '.join(FOLDERS)}")
         self.folders = tuple(f for f in FOLDERS if f in chosen)
 
-    def items(self) -> Iterator[str]:
-        """Root-relative ``.t7`` paths, folder by folder, sorted per directory."""
-        for folder in self.folders:
-            if (self.root / folder).is_dir():
-                yield from walk_files(self.root, (".t7",), folder=self.root / folder)
+    def items(self) -> Iterator[str | Rejected]:
+        """Root-relative ``.t7`` paths, folder by folder, sorted per directory.
 
+        A folder of the root that is none of LS3D-W's is named as ``wrong_layout``.
+        """
+        try:
+            present = list_dirs(self.root)
+        except OSError as error:
+            yield Rejected(self.name, ROOT_ID, "unreadable_folder",
+                           f"{self.root}: cannot list the folder ({error.strerror or error})")
+            return
+        if not set(self.folders) & set(present):
+            yield wrong_layout(self.name, self.root, "any of the folders "
+                               + ", ".join(f"{f}/" for f in self.folders) + " with <name>.t7 + <name>.jpg")
+            return
+        for folder in present:
+            if folder not in FOLDERS and not folder.startswith("."):
+                yield Rejected(self.name, folder + "/", "wrong_layout",
+                               f"{self.root / folder}: not a folder of LS3D-W (expected "
+                               f"{', '.join(FOLDERS)}); not read")
+        for folder in self.folders:
+            if folder in present:
+                yield from walk_files(self.root, (".t7",), self.name, folder=self.root / folder)
+
+    def sample_id(self, item: str) -> str:
+        return image_id_beside(self.root, item, IMAGE_SUFFIXES)
+
+    @passes_rejections
     def read(self, item: str) -> list[RawFace | Rejected]:
         return guarded(self.name, item, lambda: self._read(item))
 

@@ -2,10 +2,13 @@
 
 The loader turns every way a file can be bad -- absent, truncated, not a MAT file, a key missing, an
 array of the wrong shape or of a non-numeric type -- into a :class:`SourceError` that names the file
-and the key, so a reader can reject the sample and go on.
+and the key, so a reader can reject the sample and go on. A defect in an *optional* key (pose,
+crop box, extra points) need not cost the face: given a ``notes`` list, the loader leaves such a
+key out and says why in ``notes``, and the reader keeps the face with that note in its ``extra``.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Mapping
 
@@ -22,12 +25,15 @@ def _shape_ok(actual: tuple[int, ...], wanted: Shape) -> bool:
 
 
 def load_mat(path: Path | str, required: Mapping[str, Shape],
-             optional: Mapping[str, Shape] | None = None) -> dict[str, np.ndarray]:
+             optional: Mapping[str, Shape] | None = None,
+             notes: list[str] | None = None) -> dict[str, np.ndarray]:
     """Load the ``required`` (and any present ``optional``) numeric arrays of a ``.mat`` file.
 
     Returns ``{key: array}`` holding only the requested keys. Every failure is a
     :class:`SourceError`: ``missing_annotation`` if the file does not exist, otherwise
-    ``corrupt_annotation`` with a detail naming the file and, where it applies, the key.
+    ``corrupt_annotation`` with a detail naming the file and, where it applies, the key. With a
+    ``notes`` list, an optional key of the wrong type or shape is left out of the result and
+    described in ``notes`` instead.
     """
     import scipy.io
 
@@ -48,13 +54,18 @@ def load_mat(path: Path | str, required: Mapping[str, Shape],
                 raise SourceError("corrupt_annotation", f"{path}: key {key!r} is missing")
             continue
         value = content[key]
+        problem = None
         if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiu":
-            raise SourceError("corrupt_annotation", f"{path}: key {key!r} is not a numeric array")
-        if not _shape_ok(value.shape, shape):
+            problem = f"key {key!r} is not a numeric array"
+        elif not _shape_ok(value.shape, shape):
             wanted = tuple("any" if s is None else s for s in shape)
-            raise SourceError("corrupt_annotation",
-                              f"{path}: key {key!r} has shape {value.shape}, expected {wanted}")
-        result[key] = value
+            problem = f"key {key!r} has shape {value.shape}, expected {wanted}"
+        if problem is None:
+            result[key] = value
+        elif key in required or notes is None:
+            raise SourceError("corrupt_annotation", f"{path}: {problem}")
+        else:
+            notes.append(f"optional {problem}; left out")
     return result
 
 
@@ -76,10 +87,24 @@ def pose_yaw_degrees(pose_para: np.ndarray) -> float:
     return float(np.degrees(float(np.asarray(pose_para).reshape(-1)[1])))
 
 
+def optional_yaw(arrays: Mapping[str, np.ndarray], notes: list[str], key: str = "Pose_Para") -> float:
+    """Yaw in degrees from ``arrays[key]`` (see :func:`pose_yaw_degrees`); NaN with a note when the
+    key is absent or its yaw is not finite -- the points of the face do not depend on it."""
+    if key not in arrays:
+        if not any(repr(key) in note for note in notes):
+            notes.append(f"no {key}: yaw unknown")
+        return math.nan
+    yaw = pose_yaw_degrees(arrays[key])
+    if not math.isfinite(yaw):
+        notes.append(f"{key} holds a non-finite yaw: yaw unknown")
+        return math.nan
+    return yaw
+
+
 def require_finite(values: np.ndarray, path: Path | str, key: str) -> None:
     """Reject NaN/inf in a loaded array, naming the key."""
     if not np.all(np.isfinite(values)):
         raise SourceError("bad_coordinates", f"{path}: key {key!r} holds NaN or infinite values")
 
 
-__all__ = ["load_mat", "save_mat", "pose_yaw_degrees", "require_finite", "Shape"]
+__all__ = ["load_mat", "save_mat", "pose_yaw_degrees", "optional_yaw", "require_finite", "Shape"]

@@ -22,10 +22,14 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .base import RawFace, Rejected, check_points
-from .layout import annotated_image, guarded, walk_files
+from .layout import (annotated_image, expect_layout, guarded, image_id_beside, passes_rejections,
+                     walk_files)
 from .pts import read_pts
 
 NUM_POINTS = 68
+#: what a 300W root holds, as a ``wrong_layout`` message names it
+EXPECTED = (".pts files beside their images (<name>.pts + <name>.png or .jpg) anywhere below the "
+            "root, e.g. lfpw/trainset/, helen/testset/, afw/, ibug/")
 
 #: (lower-case folder path prefix, subset) -- first match wins.
 SUBSETS: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -60,10 +64,14 @@ class W300Source:
         self.root = Path(root)
         self.test_subsets = frozenset(test_subsets)
 
-    def items(self) -> Iterator[str]:
+    def items(self) -> Iterator[str | Rejected]:
         """Root-relative ``.pts`` paths, sorted per directory."""
-        return walk_files(self.root, (".pts",))
+        return expect_layout(self.name, self.root, EXPECTED, walk_files(self.root, (".pts",), self.name))
 
+    def sample_id(self, item: str) -> str:
+        return image_id_beside(self.root, item)
+
+    @passes_rejections
     def read(self, item: str) -> list[RawFace | Rejected]:
         return guarded(self.name, item, lambda: self._read(item))
 

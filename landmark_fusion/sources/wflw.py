@@ -25,8 +25,15 @@ names ``44_Aerobics_Aerobics_44_346.jpg`` on lines 2 and 6), so :meth:`WFLWSourc
 lists twice, streaming: once to count faces per image name (a dictionary of at most the 10,000
 image names of the database), once to yield. A malformed line's item is named ``<list>:<line>``.
 
+An exact repeat of a line -- the same face, box and attributes, in the same list or in a list
+read earlier -- is read once; the repeat is rejected as ``duplicate_sample`` (a face in several
+attribute lists is no repeat: that is the union above). A line that is not UTF-8 text is rejected
+alone. The box and the attributes of a main-list line are extras: a non-number or a value other
+than 0/1 there leaves them out with a note in ``extra['notes']`` and keeps the face.
+
 The coordinate base is not documented; coordinates are taken as 0-based (``one_based=True``
-subtracts 1 from points and box).
+subtracts 1 from points and box). A root without any of the lists is one ``wrong_layout``
+rejection naming them.
 """
 from __future__ import annotations
 
@@ -39,7 +46,7 @@ from typing import Iterator
 import numpy as np
 
 from .base import RawFace, Rejected, SourceError, check_points, image_size, safe_join
-from .layout import guarded
+from .layout import guarded, passes_rejections, wrong_layout
 
 NUM_POINTS = 98
 ATTRIBUTES = ("pose", "expression", "illumination", "make-up", "occlusion", "blur")
@@ -81,12 +88,36 @@ def face_key(line: str) -> tuple[str, bytes]:
     return name, hashlib.sha1(" ".join(body.split()[: 2 * NUM_POINTS]).encode()).digest()
 
 
-def _lines(path: Path) -> Iterator[tuple[int, int, str]]:
-    """(1-based line number, byte offset, text) of each line of a list file, streaming."""
+def line_key(parts: list[str]) -> bytes:
+    """Digest of a whole line's fields: an exact repeat has the same key."""
+    return hashlib.sha1(" ".join(parts).encode()).digest()
+
+
+@dataclass(frozen=True)
+class _Line:
+    """What :meth:`WFLWSource._lines_to_read` learns of one non-blank list line."""
+
+    list_path: str
+    split: str
+    fields: int
+    number: int
+    offset: int
+    image: str | None                  # None: the line is malformed (read() names how)
+    attributes: tuple[str, ...] = ()
+    problem: str | None = None         # why the line is rejected before reading it
+    reason: str = ""
+
+
+def _lines(path: Path) -> Iterator[tuple[int, int, str | None]]:
+    """(1-based line number, byte offset, text or None if not UTF-8) of each line, streaming."""
     offset = 0
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
-            yield number, offset, raw.decode("utf-8", errors="replace")
+            try:
+                text: str | None = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = None
+            yield number, offset, text
             offset += len(raw)
 
 
@@ -133,7 +164,7 @@ class WFLWSource:
             if not self._exists(path):
                 continue
             for number, _, text in _lines(self.root / path):
-                if len(text.split()) != POINTS_FIELDS:
+                if text is None or len(text.split()) != POINTS_FIELDS:
                     continue
                 entry = membership.setdefault(face_key(text), [[], (path, number)])
                 if attribute not in entry[0]:
@@ -142,52 +173,78 @@ class WFLWSource:
 
     # -- items ---------------------------------------------------------------------------------
 
-    def _lines_to_read(self, plan: list[tuple[str, str, int]], membership: dict
-                       ) -> Iterator[tuple[str, str, int, int, int, str | None, tuple[str, ...]]]:
-        """(list, split, fields, line, offset, image name or None if malformed, attribute lists)."""
-        for list_path, split, fields in plan:
+    def _lines_to_read(self, plan: list[tuple[str, str, int]], membership: dict) -> Iterator[_Line]:
+        """Every non-blank line to read or reject, list by list (repeats and bad text marked)."""
+        first: dict[bytes, tuple[str, int]] = {}
+        for list_path, split, fields, in plan:
             for number, offset, text in _lines(self.root / list_path):
+                if text is None:
+                    yield _Line(list_path, split, fields, number, offset, None,
+                                problem=f"{self.root / list_path}:{number}: not UTF-8 text",
+                                reason="corrupt_annotation")
+                    continue
                 parts = text.split()
                 if not parts:
                     continue
                 if len(parts) != fields:
-                    yield list_path, split, fields, number, offset, None, ()
+                    yield _Line(list_path, split, fields, number, offset, None)
                     continue
                 attributes: tuple[str, ...] = ()
                 if fields == POINTS_FIELDS:
                     entry = membership.get(face_key(text))
                     if entry is not None:
-                        if list_path in ATTRIBUTE_LISTS and entry[1] != (list_path, number):
+                        if list_path in ATTRIBUTE_LISTS and entry[1][0] != list_path:
                             continue  # the same face was read from an earlier attribute list
                         attributes = tuple(entry[0])
-                yield list_path, split, fields, number, offset, parts[-1], attributes
+                key = line_key(parts)
+                if key in first:
+                    where = first[key]
+                    yield _Line(list_path, split, fields, number, offset, parts[-1],
+                                problem=f"{self.root / list_path}:{number}: repeats {where[0]}:"
+                                        f"{where[1]} exactly; only that line's face is read",
+                                reason="duplicate_sample")
+                    continue
+                first[key] = (list_path, number)
+                yield _Line(list_path, split, fields, number, offset, parts[-1], attributes)
 
-    def items(self) -> Iterator[WFLWItem]:
+    def items(self) -> Iterator[WFLWItem | Rejected]:
         """One item per face line, list by list, in file order (see the module doc for ids).
 
         Two streaming passes: the first counts the faces of each image, the second yields.
         """
         plan = self.plan()
+        if not plan:
+            yield wrong_layout(self.name, self.root, "the WFLW lists " + ", ".join(
+                [*MAIN_LISTS.values(), FULL_TEST_LIST, f"{TEST_DIR}/list_98pt_test_<attribute>.txt"]))
+            return
         membership = self._membership() if any(f == POINTS_FIELDS for _, _, f in plan) else {}
         faces_per_image: dict[str, int] = {}
-        for *_, image, _ in self._lines_to_read(plan, membership):
-            if image is not None:
-                faces_per_image[image] = faces_per_image.get(image, 0) + 1
+        for line in self._lines_to_read(plan, membership):
+            if line.image is not None and line.problem is None:
+                faces_per_image[line.image] = faces_per_image.get(line.image, 0) + 1
         next_index: dict[str, int] = {}
-        for list_path, split, fields, number, offset, image, attributes in \
-                self._lines_to_read(plan, membership):
-            if image is None:
-                sample_id = f"{list_path}:{number}"
-            elif faces_per_image.get(image, 0) > 1:
-                k = next_index.get(image, 0)
-                next_index[image] = k + 1
-                sample_id = f"{self.images_dir}/{image}#{k}"
+        for line in self._lines_to_read(plan, membership):
+            where = f"{line.list_path}:{line.number}"
+            if line.problem is not None:
+                yield Rejected(self.name, where, line.reason, line.problem)
+                continue
+            if line.image is None:
+                sample_id = where
+            elif faces_per_image.get(line.image, 0) > 1:
+                k = next_index.get(line.image, 0)
+                next_index[line.image] = k + 1
+                sample_id = f"{self.images_dir}/{line.image}#{k}"
             else:
-                sample_id = f"{self.images_dir}/{image}"
-            yield WFLWItem(list_path, number, offset, split, fields, sample_id, attributes)
+                sample_id = f"{self.images_dir}/{line.image}"
+            yield WFLWItem(line.list_path, line.number, line.offset, line.split, line.fields,
+                           sample_id, line.attributes)
+
+    def sample_id(self, item: WFLWItem) -> str:
+        return item.sample_id
 
     # -- reading -------------------------------------------------------------------------------
 
+    @passes_rejections
     def read(self, item: WFLWItem) -> list[RawFace | Rejected]:
         return guarded(self.name, item.sample_id, lambda: [self._read(item)])
 
@@ -196,11 +253,15 @@ class WFLWSource:
         try:
             with open(path, "rb") as handle:
                 handle.seek(item.offset)
-                return handle.readline().decode("utf-8", errors="replace")
+                raw = handle.readline()
         except FileNotFoundError:
             raise SourceError("missing_annotation", f"{path}: list file not found") from None
         except OSError as error:
             raise SourceError("corrupt_annotation", f"{path}:{item.line}: read error ({error})") from None
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SourceError("corrupt_annotation", f"{path}:{item.line}: not UTF-8 text") from None
 
     def _read(self, item: WFLWItem) -> RawFace:
         where = f"{self.root / item.list_path}:{item.line}"
@@ -208,17 +269,14 @@ class WFLWSource:
         if len(parts) != item.fields:
             raise SourceError("wrong_field_count",
                               f"{where}: expected {item.fields} fields, got {len(parts)}")
-        numbers = _floats(parts[:-1], where)
-        points = numbers[: 2 * NUM_POINTS].reshape(NUM_POINTS, 2)
+        points = _floats(parts[: 2 * NUM_POINTS], where).reshape(NUM_POINTS, 2)
         box = None
+        notes: list[str] = []
         extra: dict[str, object] = {"list": item.list_path, "line": item.line}
         if item.fields == MAIN_FIELDS:
-            box = numbers[2 * NUM_POINTS: 2 * NUM_POINTS + 4].copy()
-            flags = numbers[2 * NUM_POINTS + 4:]
-            if not np.all(np.isin(flags, (0.0, 1.0))):
-                raise SourceError("corrupt_annotation",
-                                  f"{where}: attributes must be 0 or 1, got {flags.tolist()}")
-            extra["attributes"] = {name: int(v) for name, v in zip(ATTRIBUTES, flags)}
+            box, attributes = _box_and_attributes(parts[2 * NUM_POINTS: -1], notes)
+            if attributes is not None:
+                extra["attributes"] = attributes
         else:
             extra["attribute_lists"] = item.attribute_lists
         if self.one_based:
@@ -230,10 +288,32 @@ class WFLWSource:
         visible = np.ones(NUM_POINTS, dtype=bool)
         size = image_size(image_path) if self.check_image_size else None
         check_points(points, visible, NUM_POINTS, where, size)
-        if box is not None and not np.all(np.isfinite(box)):
-            raise SourceError("bad_coordinates", f"{where}: NaN or infinite box")
+        if notes:
+            extra["notes"] = notes
         return RawFace(self.name, item.sample_id, image_path, self.scheme, points, visible,
                        item.split, yaw=math.nan, box=box, extra=extra)
+
+
+def _box_and_attributes(fields: list[str], notes: list[str]
+                        ) -> tuple[np.ndarray | None, dict[str, int] | None]:
+    """The box and the six attributes of a main-list line (its fields after the coordinates);
+    either is None, with a note, when its values are not numbers (box: finite; attributes: 0/1)."""
+    box_text, flag_text = fields[:4], fields[4:]
+    try:
+        box = np.array([float(v) for v in box_text])
+    except ValueError:
+        box = None
+    if box is None or not np.all(np.isfinite(box)):
+        notes.append(f"box {' '.join(box_text)} is not four finite numbers; left out")
+        box = None
+    try:
+        flags = [float(v) for v in flag_text]
+    except ValueError:
+        flags = None
+    if flags is None or not all(v in (0.0, 1.0) for v in flags):
+        notes.append(f"attributes {' '.join(flag_text)} are not six 0/1 values; left out")
+        return box, None
+    return box, {name: int(v) for name, v in zip(ATTRIBUTES, flags)}
 
 
 def _floats(fields: list[str], where: str) -> np.ndarray:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 import pickle
 import sqlite3
 
@@ -33,8 +34,13 @@ def read_all(root):
 
 def test_form_detection(root, tmp_path):
     assert detect_form(root) == "3ddfa"
-    with pytest.raises(ValueError, match="not an AFLW root"):
-        AFLWSource(tmp_path)
+    assert detect_form(tmp_path) is None
+    (tmp_path / "notes.txt").write_text("x")
+    (rejected,) = AFLWSource(tmp_path).items()  # one message naming both layouts, no exception
+    assert isinstance(rejected, Rejected) and rejected.reason == "wrong_layout"
+    assert "aflw.sqlite" in rejected.detail and "AFLW_GT_crop.list" in rejected.detail
+    assert "notes.txt" in rejected.detail  # what the root holds instead
+    assert AFLWSource(tmp_path).read(rejected) == [rejected]
     with pytest.raises(ValueError):
         AFLWSource(root, form="csv")
 
@@ -114,21 +120,26 @@ def test_sqlite_form_and_damaged_rows(tmp_path):
         db.execute("INSERT INTO FaceImages VALUES (12, 'flickr', 'far.jpg', '0/single.jpg', 0, 100, 80)")
         db.executemany("INSERT INTO Faces VALUES (?, ?, 'flickr')",
                        [(4, "evil.jpg"), (5, "gone.jpg"), (6, "single.jpg"), (7, "far.jpg"), (8, "nowhere.jpg")])
-        for face_id in (4, 5, 7, 8):
+        for face_id in (4, 5, 6, 8, 9):
             db.execute("INSERT INTO FeatureCoords VALUES (?, 1, 5.0, 5.0, 1)", (face_id,))
-        db.execute("INSERT INTO FeatureCoords VALUES (6, 22, 5.0, 5.0, 1)")
+            db.execute("INSERT INTO FeatureCoords VALUES (?, 3, 15.0, 7.0, 1)", (face_id,))
+        db.execute("INSERT INTO FeatureCoords VALUES (6, 22, 5.0, 5.0, 1)")  # not a feature: noted
         db.execute("INSERT INTO FeatureCoords VALUES (7, 2, 5000.0, 5.0, 1)")
+        db.execute("INSERT INTO FeatureCoords VALUES (7, 3, 5010.0, 9.0, 1)")
+        db.execute("INSERT INTO Faces VALUES (9, 'single.jpg', 'flickr')")
+        db.execute("UPDATE FeatureCoords SET x = 15.0, y = 5.0 WHERE face_id = 9")  # one spot twice
     source = AFLWSource(tmp_path)
     assert source.form == "sqlite"
     items = list(source.items())
-    assert [i.face_id for i in items] == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert [i.face_id for i in items] == [1, 2, 3, 4, 5, 6, 7, 8, 9]
     results = [source.read(item)[0] for item in items]
     reasons = [r.reason if isinstance(r, Rejected) else None for r in results]
-    assert reasons == [None, None, None, "path_outside_root", "missing_image", "corrupt_annotation",
-                       "bad_coordinates", "missing_annotation"]
-    assert "feature_id 22" in results[5].detail and "face_id 6" in results[5].detail
+    assert reasons == [None, None, None, "path_outside_root", "missing_image", None,
+                       "bad_coordinates", "missing_annotation", "degenerate_box"]
+    assert "feature_id 22" in results[5].extra["notes"][0] and results[5].visible.sum() == 2
     assert [r.sample_id for r in results[:3]] == ["flickr/0/shared.jpg#0", "flickr/0/shared.jpg#1",
                                                   "flickr/0/single.jpg#0"]
+    assert [source.sample_id(item) for item in items[:3]] == [r.sample_id for r in results[:3]]
     for face, written in zip(results[:2], faces[:2]):
         np.testing.assert_array_equal(face.visible, written.visibility())
         np.testing.assert_allclose(face.points[face.visible], written.points[written.visibility()], atol=1e-12)
@@ -150,3 +161,31 @@ def test_sqlite_stores_radians_and_one_based_option(tmp_path):
     (face,) = AFLWSource(tmp_path, one_based=True).read(next(iter(AFLWSource(tmp_path).items())))
     np.testing.assert_allclose(face.points[face.visible], faces[0].points[faces[0].visibility()], atol=1e-12)
     assert face.box.tolist() == [4.0, 6.0, 90.0, 70.0]
+
+
+def test_bad_list_lines_are_rejected_alone(root, tmp_path):
+    """An undecodable byte, a repeated name or an empty line costs that line only, named by number."""
+    copy = tmp_path / "AFLW"
+    (copy / "test.data").mkdir(parents=True)
+    os.symlink(root / "test.configs", copy / "test.configs")
+    os.symlink(root / "test.data/AFLW_GT_crop", copy / "test.data/AFLW_GT_crop")
+    lines = (root / "test.data/AFLW_GT_crop.list").read_bytes().splitlines()
+    lines[3] = lines[3].replace(b"image", b"im\xe4ge")   # latin-1 byte
+    lines[6] = lines[0]                                    # a repeat of line 1
+    lines[9] = b""                                         # an empty line inside the list
+    (copy / "test.data/AFLW_GT_crop.list").write_bytes(b"\n".join(lines) + b"\n\n\n")
+    source = AFLWSource(copy)
+    items = list(source.items())
+    rejected = [i for i in items if isinstance(i, Rejected)]
+    assert [(r.sample_id, r.reason) for r in rejected] == [
+        ("test.data/AFLW_GT_crop.list:4", "corrupt_annotation"),
+        ("test.data/AFLW_GT_crop.list:7", "duplicate_sample"),
+        ("test.data/AFLW_GT_crop.list:10", "corrupt_annotation")]
+    assert "line 4" in rejected[0].detail and "UTF-8" in rejected[0].detail
+    assert "repeats line 1" in rejected[1].detail
+    crops = [i for i in items if not isinstance(i, Rejected)]
+    assert len(crops) == 21080 - 3  # the trailing empty lines are no rows
+    assert [c.row for c in crops[:5]] == [0, 1, 2, 4, 5]  # rows stay tied to their line
+    face = source.read(next(c for c in crops if c.name == "image00050.jpg"))[0]
+    reference = AFLWSource(root).read(next(c for c in AFLWSource(root).items() if c.name == "image00050.jpg"))[0]
+    np.testing.assert_array_equal(face.points, reference.points)

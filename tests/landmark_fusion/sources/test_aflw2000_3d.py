@@ -72,3 +72,56 @@ def test_damaged_entries(root, tmp_path, read_results):
                        "AFLW2000/image00475.mat": "corrupt_annotation"}
     assert "pt3d_68" in results["AFLW2000/image00475.mat"].detail
     assert isinstance(results["AFLW2000/image00050.mat"], RawFace)
+
+
+def _resave(path, **changes):
+    mat = {k: v for k, v in scipy.io.loadmat(path).items() if not k.startswith("__")}
+    for key, value in changes.items():
+        if value is None:
+            mat.pop(key)
+        else:
+            mat[key] = value
+    scipy.io.savemat(path, mat)
+
+
+def test_a_defect_in_an_optional_key_keeps_the_face(root, tmp_path):
+    """Three files of the release store pt2d as (2, 23); no optional key may cost a face."""
+    folder = tmp_path / "AFLW2000"
+    shutil.copytree(root / "AFLW2000", folder)
+    pt2d = scipy.io.loadmat(folder / "image00050.mat")["pt2d"]
+    _resave(folder / "image00050.mat", pt2d=np.hstack([pt2d, [[227.0, 228.0], [300.0, 329.0]]]))
+    _resave(folder / "image00081.mat", pt2d=pt2d[:, :20], roi=np.zeros((2, 2)))
+    _resave(folder / "image00251.mat", Pose_Para=None)
+    bad = scipy.io.loadmat(folder / "image00430.mat")["pt2d"].copy()
+    bad[0, 2] = np.nan
+    _resave(folder / "image00430.mat", pt2d=bad)
+    source = AFLW2000Source(tmp_path)
+    faces = {item: source.read(item)[0] for item in source.items()}
+    assert all(isinstance(face, RawFace) for face in faces.values()) and len(faces) == 5
+    trimmed = faces["AFLW2000/image00050.mat"]
+    reference = AFLW2000Source(root).read("AFLW2000/image00050.mat")[0]
+    np.testing.assert_array_equal(trimmed.extra["aflw21_visible"], reference.extra["aflw21_visible"])
+    np.testing.assert_array_equal(np.nan_to_num(trimmed.extra["aflw21_points"], nan=-7),
+                                  np.nan_to_num(reference.extra["aflw21_points"], nan=-7))
+    assert trimmed.extra["notes"] == ["optional key 'pt2d' has 23 points; the 2 after the 21 AFLW "
+                                      "points are left out"]
+    np.testing.assert_array_equal(trimmed.points, reference.points)
+    short = faces["AFLW2000/image00081.mat"]
+    assert "aflw21_points" not in short.extra and "roi" not in short.extra and len(short.extra["notes"]) == 2
+    unposed = faces["AFLW2000/image00251.mat"]
+    assert np.isnan(unposed.yaw) and unposed.extra["notes"] == ["no Pose_Para: yaw unknown"]
+    holed = faces["AFLW2000/image00430.mat"]
+    assert not holed.extra["aflw21_visible"][2] and np.isnan(holed.extra["aflw21_points"][2]).all()
+    assert "notes" not in faces["AFLW2000/image00475.mat"].extra
+
+
+def test_folders_in_the_image_folder_are_named_and_an_empty_root_says_what_it_expected(root, tmp_path):
+    folder = tmp_path / "AFLW2000"
+    shutil.copytree(root / "AFLW2000", folder)
+    (folder / "Code").mkdir()      # the readme's MATLAB demo: no faces, not reported
+    (folder / "more").mkdir()
+    items = list(AFLW2000Source(tmp_path).items())
+    assert items[-1].reason == "wrong_layout" and items[-1].sample_id == "AFLW2000/more/"
+    assert len(items) == 6
+    (empty,) = AFLW2000Source(folder / "Code").items()
+    assert empty.reason == "wrong_layout" and "imageNNNNN.mat" in empty.detail and "empty" in empty.detail

@@ -10,7 +10,7 @@ import pytest
 from landmark_fusion.demo.writers.base import FixtureFace
 from landmark_fusion.demo.writers.landfiles import write_facewarehouse
 from landmark_fusion.sources import get_source
-from landmark_fusion.sources.base import RawFace
+from landmark_fusion.sources.base import RawFace, Rejected
 from landmark_fusion.sources.facewarehouse import FaceWarehouseSource
 
 
@@ -91,3 +91,20 @@ def test_written_fixture_reads_back(tmp_path):
     for face, item in zip(faces, items):
         (read,) = source.read(item)
         np.testing.assert_allclose(read.points, face.points, atol=64 * 1e-6)
+
+
+def test_folders_it_cannot_use_are_named(samples_dir, tmp_path):
+    import os
+
+    _copy_tester(samples_dir, tmp_path / "elsewhere", 1)
+    os.symlink(tmp_path / "elsewhere" / "Tester_1", tmp_path / "Tester_1")  # a linked tester
+    (tmp_path / "Tester_2").mkdir()                                          # no TrainingPose/
+    (tmp_path / "scans").mkdir()                                             # not a tester
+    source = FaceWarehouseSource(tmp_path)
+    items = list(source.items())
+    rejected = [(i.sample_id, i.reason) for i in items if isinstance(i, Rejected)]
+    assert ("Tester_2/", "wrong_layout") in rejected and ("scans/", "wrong_layout") in rejected
+    faces = [source.read(i)[0] for i in items if not isinstance(i, Rejected)]
+    assert len(faces) == 2 and all(isinstance(f, RawFace) for f in faces)
+    (nothing,) = FaceWarehouseSource(tmp_path / "scans").items()
+    assert nothing.reason == "wrong_layout" and "Tester_<k>/TrainingPose/" in nothing.detail

@@ -90,7 +90,8 @@ def test_one_based_option_and_png_images(tmp_path):
     np.testing.assert_array_equal(zero.points, points)
     np.testing.assert_array_equal(one.points, points - 1.0)
     assert LS3DWSource(tmp_path, folders=["new_dataset"]).folders == ("new_dataset",)
-    assert list(LS3DWSource(tmp_path, folders=["new_dataset"]).items()) == []
+    (rejected,) = LS3DWSource(tmp_path, folders=["new_dataset"]).items()
+    assert rejected.reason == "wrong_layout" and "new_dataset/" in rejected.detail
     with pytest.raises(ValueError):
         LS3DWSource(tmp_path, folders=["nonsense"])
 
@@ -125,3 +126,12 @@ def test_items_and_faces_pickle(database):
     item = next(iter(source.items()))
     face = pickle.loads(pickle.dumps(source.read(pickle.loads(pickle.dumps(item)))))[0]
     assert isinstance(face, RawFace)
+
+
+def test_a_folder_that_is_none_of_ls3d_ws_is_named(database):
+    root, *_ = database
+    (root / "extra_faces").mkdir()
+    items = list(LS3DWSource(root).items())
+    rejected = [(i.sample_id, i.reason) for i in items if isinstance(i, Rejected)]
+    assert rejected == [("extra_faces/", "wrong_layout")]
+    assert len(items) == 8

@@ -65,7 +65,8 @@ def release(samples_dir, tmp_path):
     outside = tmp_path / "outside.pts"
     outside.write_text(text)
     shutil.copy(real / "image_0001.png", tmp_path / "outside.png")
-    os.symlink(outside, root / "afw" / "e_link.pts")
+    os.symlink(outside, root / "afw" / "e_link.pts")  # the user's links: followed
+    os.symlink(tmp_path / "outside.png", root / "afw" / "e_link.png")
     return root
 
 
@@ -77,15 +78,16 @@ def test_release_layout_with_damaged_entries(release, read_results):
                      "ibug/good_challenge.pts"]
     results, rejected = read_results(source)
     assert rejected == {"afw/a_67.pts": "wrong_point_count", "afw/b_nan.pts": "bad_coordinates",
-                        "afw/c_truncated.pts": "corrupt_annotation", "afw/d_no_image.pts": "missing_image",
-                        "afw/e_link.pts": "path_outside_root"}
+                        "afw/c_truncated.pts": "corrupt_annotation", "afw/d_no_image.pts": "missing_image"}
     for item, reason in rejected.items():
         assert item.split("/")[-1].split(".")[0] in results[item].detail
     faces = {item: r for item, r in results.items() if isinstance(r, RawFace)}
     assert {f.extra["subset"]: f.split for f in faces.values()} == {
-        "private": "test", "common": "train", "challenge": "train"}
+        "private": "test", "common": "train", "challenge": "train", "train": "train"}
+    assert faces["afw/e_link.pts"].sample_id == "afw/e_link.png"  # read through the links
     reference = faces["helen/testset/good_common.pts"].points
     for face in faces.values():
         np.testing.assert_array_equal(face.points, reference)
     custom = W300Source(release, test_subsets=("common", "challenge", "private"))
-    assert {custom.read(item)[0].split for item in faces} == {"test"}
+    assert {custom.read(item)[0].split for item in faces if item != "afw/e_link.pts"} == {"test"}
+    assert custom.read("afw/e_link.pts")[0].split == "train"  # afw is a training subset

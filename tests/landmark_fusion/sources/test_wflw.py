@@ -129,27 +129,63 @@ def test_broken_lines_are_rejected_and_the_rest_read(main_lists):
     outside = " ".join(fields[:-1] + ["../x.jpg"])
     words = " ".join(fields[:10] + ["abc"] + fields[11:-1] + ["1--Handshaking/e.jpg"])
     nan = " ".join(fields[:4] + ["nan"] + fields[5:-1] + ["1--Handshaking/f.jpg"])
-    bad_flag = " ".join(fields[:-2] + ["7", "1--Handshaking/g.jpg"])
+    bad_flag = " ".join(fields[:-2] + ["7", "1--Handshaking/g.jpg"])  # an extra: the face stays
+    bad_box = " ".join(fields[:196] + ["1", "x", "3", "4"] + fields[200:-1] + ["1--Handshaking/h.jpg"])
     missing = " ".join(fields[:-1] + ["1--Handshaking/none.jpg"])
-    path.write_text("\n".join(good + [short, outside, words, nan, bad_flag, missing]) + "\n")
-    for name in ("e", "f", "g"):
+    repeat = good[1]                                                    # line 2 again, exactly
+    path.write_text("\n".join(good + [short, outside, words, nan, bad_flag, bad_box, missing, repeat])
+                    + "\n")
+    with open(path, "ab") as handle:                                    # one undecodable line
+        handle.write(good[0].encode().replace(b"Handshaking", b"Hand\xffshaking") + b"\n")
+    for name in ("e", "f", "g", "h"):
         save_rgb(root / "WFLW_images" / "1--Handshaking" / f"{name}.jpg", np.zeros((100, 100, 3), np.uint8))
     save_rgb(root / "x.jpg", np.zeros((100, 100, 3), np.uint8))
     source = WFLWSource(root)
     results = [source.read(item)[0] for item in source.items()]
     rejected = [r for r in results if isinstance(r, Rejected)]
+    train = MAIN_LISTS["train"]
     assert [(r.reason, r.sample_id) for r in rejected] == [
-        ("wrong_field_count", f"{MAIN_LISTS['train']}:4"),
+        ("wrong_field_count", f"{train}:4"),
         ("path_outside_root", "WFLW_images/../x.jpg"),
         ("corrupt_annotation", "WFLW_images/1--Handshaking/e.jpg"),
         ("bad_coordinates", "WFLW_images/1--Handshaking/f.jpg"),
-        ("corrupt_annotation", "WFLW_images/1--Handshaking/g.jpg"),
         ("missing_image", "WFLW_images/1--Handshaking/none.jpg"),
+        ("duplicate_sample", f"{train}:11"),
+        ("corrupt_annotation", f"{train}:12"),
     ]
-    assert f"{MAIN_LISTS['train']}:4: expected 207 fields, got 206" in rejected[0].detail
-    assert f"{MAIN_LISTS['train']}:6" in rejected[2].detail and "field 11" in rejected[2].detail
-    assert f"{MAIN_LISTS['train']}:7" in rejected[3].detail
-    assert sum(isinstance(r, RawFace) for r in results) == 6
+    assert f"{train}:4: expected 207 fields, got 206" in rejected[0].detail
+    assert f"{train}:6" in rejected[2].detail and "field 11" in rejected[2].detail
+    assert f"{train}:7" in rejected[3].detail
+    assert f"repeats {train}:2" in rejected[5].detail and "UTF-8" in rejected[6].detail
+    kept = {r.sample_id: r for r in results if isinstance(r, RawFace)}
+    assert len(kept) == 8
+    flag = kept["WFLW_images/1--Handshaking/g.jpg"]
+    assert "attributes" not in flag.extra and "0/1" in flag.extra["notes"][0]
+    assert flag.box is not None
+    box = kept["WFLW_images/1--Handshaking/h.jpg"]
+    assert box.box is None and "box" in box.extra["notes"][0] and "attributes" in box.extra
+    assert len({r.sample_id for r in results}) == len(results)  # no id twice
+
+
+def test_a_face_in_several_attribute_lists_is_no_duplicate_but_a_repeat_in_one_is(samples_dir, tmp_path):
+    shutil.copytree(samples_dir / "WFLW" / "WFLW_annotations", tmp_path / "WFLW_annotations")
+    makeup = (tmp_path / MAKEUP).read_text().splitlines()
+    blur = tmp_path / "WFLW_annotations/list_98pt_test/list_98pt_test_blur.txt"
+    blur.write_text("\n".join(makeup[:3]) + "\n")
+    (tmp_path / MAKEUP).write_text("\n".join(makeup + [makeup[7]]) + "\n")
+    items = list(WFLWSource(tmp_path).items())
+    faces = [i for i in items if not isinstance(i, Rejected)]
+    (repeat,) = [i for i in items if isinstance(i, Rejected)]
+    assert len(faces) == 206 and repeat.reason == "duplicate_sample"
+    assert repeat.sample_id == f"{MAKEUP}:207" and f"{MAKEUP}:8" in repeat.detail
+    assert [f.attribute_lists for f in faces[:4]] == [("make-up", "blur")] * 3 + [("make-up",)]
+
+
+def test_a_root_without_lists_names_them(tmp_path):
+    (tmp_path / "WFLW_images").mkdir()
+    (rejected,) = WFLWSource(tmp_path).items()
+    assert rejected.reason == "wrong_layout" and "list_98pt_rect_attr_train.txt" in rejected.detail
+    assert "WFLW_images/" in rejected.detail
 
 
 def test_one_based_option(main_lists):
