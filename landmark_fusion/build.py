@@ -23,6 +23,7 @@ from .crop import DEFAULT_MARGIN, DEFAULT_SIZE
 from .report import BuildReport
 from .roots import Root
 from .shards import ShardInfo, create_writer, output_format
+from .splits import DeclaredSplits
 from .sources import SOURCES, get_source
 from .sources.base import DEFAULT_MAX_PIXELS, Rejected, SourceError
 
@@ -132,6 +133,8 @@ def build_shards(roots: list[Root], out: str | os.PathLike, settings: BuildSetti
     schemes = scheme_names()
     info = ShardInfo(list(landmark_names), list(SOURCES), schemes, settings.crop_size,
                      settings.margin)
+    splits = DeclaredSplits.for_roots(roots)  # roots.yaml ``split:``, fixed before any row
+    info.extra["splits"] = splits.attribute()
     context = WorkerContext({r.name: r for r in roots}, settings, landmark_names,
                             {name: i for i, name in enumerate(SOURCES)},
                             {name: i for i, name in enumerate(schemes)})
@@ -162,6 +165,7 @@ def build_shards(roots: list[Root], out: str | os.PathLike, settings: BuildSetti
                     break
                 bar.update(len(chunk.kept))
                 if chunk.rows is not None:
+                    splits.apply(chunk.rows, SOURCES_BY_CODE)
                     writer.append(chunk.rows)  # now: the crops may live in a reused ring slot
                 bar.set_postfix(kept=report.total_kept, rejected=report.total_rejected,
                                 refresh=False)
@@ -182,6 +186,7 @@ def build_shards(roots: list[Root], out: str | os.PathLike, settings: BuildSetti
         raise
     finally:
         report.seconds = time.perf_counter() - started
+        splits.record(report)
         report.close()
         report.write_json(report_json)
     if failure == "strict":

@@ -37,6 +37,13 @@ class BuildReport:
         self.settings: dict[str, Any] = {}
         self.output: str | None = None
         self.seconds = 0.0
+        self.splits: dict[str, Any] = {}               # declared splits (roots.yaml ``split:``)
+        self.kept_by_split: dict[str, dict[str, int]] = {}
+
+    def record_splits(self, declarations: dict[str, Any], kept: dict[str, Counter]) -> None:
+        """The split declarations of the build and the faces kept per database and split."""
+        self.splits = declarations
+        self.kept_by_split = {name: dict(sorted(counts.items())) for name, counts in kept.items()}
 
     def add_item(self, source: str) -> None:
         self.items[source] += 1
@@ -81,6 +88,8 @@ class BuildReport:
             "output": self.output,
             "seconds": round(self.seconds, 3),
             "settings": self.settings,
+            "splits": self.splits,
+            "kept_by_split": self.kept_by_split,
             "totals": {"read": self.total_kept + self.total_rejected, "kept": self.total_kept,
                        "rejected": self.total_rejected},
             "sources": per_source,
@@ -110,4 +119,10 @@ class BuildReport:
             lines.append("rejected by reason:")
             for name, reason, count in reasons:
                 lines.append(f"  {name:<14}{reason:<24}{count:>8}")
+        if self.kept_by_split:
+            lines.append("")
+            lines.append("kept by split:")
+            for name in self.sources:
+                for split, count in self.kept_by_split.get(name, {}).items():
+                    lines.append(f"  {name:<14}{split:<24}{count:>8}")
         return "\n".join(lines)
