@@ -7,6 +7,10 @@ worker process dies (a crash in a native decoder, the out-of-memory killer), the
 every chunk in flight fails with it: those chunks are run again one at a time in a fresh pool, and
 the items of a chunk that still kills its worker one at a time, so that only the item that crashes
 is rejected (``worker_crashed``) and everything else is kept.
+
+The workers never outlive the build: each one ends when the building process ends, even by SIGKILL
+(:func:`~.lifetime.end_with`), and a pool closed with work still in flight (``--strict``, Ctrl-C,
+SIGTERM) terminates its workers instead of waiting for their chunks.
 """
 from __future__ import annotations
 
@@ -61,6 +65,7 @@ class WorkerPool:
                  work: Callable[[list, int | None], ChunkResult] = process_chunk) -> None:
         """``work(chunk, slot)`` runs in the workers (a module-level function: it is pickled)."""
         import multiprocessing
+        import os
 
         settings = context.settings
         # forkserver: workers fork from a clean server process, never from this one, whose
@@ -76,12 +81,21 @@ class WorkerPool:
         self.workers = settings.workers
         self._work = work
         self.limit = 2 * settings.workers + 2  # chunks in flight
-        self.ring = CropRing.create(self.limit, settings.chunk_items * RING_ROWS_PER_ITEM,
-                                    settings.crop_size)
-        # without a ring (no folder with room for it) the crops travel through the pipe
-        self._context = replace(context, ring=self.ring.spec if self.ring is not None else None)
-        self._free_slots = list(range(self.limit)) if self.ring is not None else []
-        self._pool = self._new_pool()
+        self._pending = 0  # chunks submitted and not yet handed back
+        self._closed = False
+        self.ring: CropRing | None = None
+        try:
+            self.ring = CropRing.create(self.limit, settings.chunk_items * RING_ROWS_PER_ITEM,
+                                        settings.crop_size)
+            # without a ring (no folder with room for it) the crops travel through the pipe
+            self._context = replace(context, ring=self.ring.spec if self.ring is not None else None,
+                                    builder_pid=os.getpid())
+            self._free_slots = list(range(self.limit)) if self.ring is not None else []
+            self._pool = self._new_pool()
+        except BaseException:  # e.g. SIGTERM right now: the ring file must not stay behind
+            if self.ring is not None:
+                self.ring.close()
+            raise
 
     def _new_pool(self):
         from concurrent.futures import ProcessPoolExecutor
@@ -150,6 +164,7 @@ class WorkerPool:
                     break
                 slot = self._free_slots.pop() if self._free_slots else None
                 in_flight.append((self._submit(chunk, slot), chunk, slot))
+            self._pending = len(in_flight)
             if not in_flight:
                 return
             future, chunk, slot = in_flight.popleft()
@@ -170,10 +185,33 @@ class WorkerPool:
             if slot is not None and self._context.ring is not None:
                 self._free_slots.append(slot)  # the caller is done with this chunk's crops
 
+    def _terminate(self) -> None:
+        """Stop the workers now (their chunks are not wanted any more)."""
+        terminate = getattr(self._pool, "terminate_workers", None)  # Python 3.14+
+        if terminate is not None:
+            terminate()
+            return
+        processes = list((getattr(self._pool, "_processes", None) or {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(5.0)
+
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        if self.ring is not None:
-            self.ring.close()
+        """Shut the pool down (terminating the workers when chunks are still in flight) and
+        remove the ring. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._pending:
+                self._terminate()
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            if self.ring is not None:
+                self.ring.close()
 
 
 def run_tasks(tasks: Iterator[tuple[str, Any]], context: WorkerContext
@@ -189,8 +227,10 @@ def run_tasks(tasks: Iterator[tuple[str, Any]], context: WorkerContext
         for chunk in chunks:
             yield process_chunk(chunk)
         return
-    pool = WorkerPool(context)
+    pool = None
     try:
+        pool = WorkerPool(context)
         yield from pool.run(chunks)
     finally:
-        pool.close()
+        if pool is not None:
+            pool.close()

@@ -23,6 +23,9 @@ def stats(shards: Path, as_csv: bool, plot: Path | None) -> None:
         raise click.ClickException(f"{shards}: cannot read shards ({error})") from None
     click.echo(format_csv(cov) if as_csv else format_table(cov), nl=not as_csv)
     if plot is not None:
-        plot_heatmap(cov, plot)
+        try:
+            plot_heatmap(cov, plot)
+        except OSError as error:
+            raise click.ClickException(f"cannot write the heatmap {plot}: {error.strerror or error}") from None
         if not as_csv:
             click.echo(f"heatmap: {plot}")

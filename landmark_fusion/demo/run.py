@@ -14,7 +14,6 @@ from typing import Callable
 from .databases import DATABASES, Job, plan_jobs, render_job, write_database
 
 
-
 @dataclass
 class TrainSettings:
     """Size of the demo's short training; None keeps the trainer's demo defaults (trainer/demo.py)."""
@@ -55,9 +54,9 @@ def render_all(jobs: list[Job], model_path: str | None, workers: int, progress: 
     """Render every job, in worker processes when ``workers`` > 1, with a progress bar."""
     from functools import partial
 
-    from tqdm import tqdm
+    from ..progress import progress as progress_bar
 
-    bar = tqdm(total=len(jobs), desc="render", unit="job", disable=not progress)
+    bar = progress_bar(total=len(jobs), desc="render", unit="job", disable=not progress)
     results: list = [None] * len(jobs)
     task = partial(render_job, model_path=model_path)
     if workers > 1:
@@ -120,7 +119,9 @@ def run_demo(out: str | Path, faces: int = 300, model_path: str | None = None, s
     t0 = time.perf_counter()
     shards = out / "fused.h5"
     roots = list(load_roots(roots_path).values())
-    report = build_shards(roots, shards, BuildSettings(workers=workers if workers > 1 else 0, progress=progress))
+    settings = BuildSettings(workers=workers if workers > 1 else 0, progress=progress,
+                             overwrite=True)  # the demo's own folder: its earlier shards go
+    report = build_shards(roots, shards, settings)
     log(report.table())
     result.outputs["fused shards"] = shards
     result.seconds["build"] = time.perf_counter() - t0

@@ -39,6 +39,18 @@ def test_demo_builds_shards_with_every_source(tmp_path):
     assert (out / "contact_sheet.png").stat().st_size > 10_000
     assert "contact sheet" in result.output and str(out / "fused.h5") in result.output
     assert not (out / "training").exists() and not (out / "evaluation.csv").exists()
+    # the demo's own folder can be run again (its earlier shards are replaced); a user's cannot
+    again = CliRunner().invoke(fuse, ["demo", "--out", str(out), "--faces", "8", "--no-train",
+                                      "--workers", "1", "--no-progress", "--seed", "4"])
+    assert again.exit_code == 0, again.output
+    assert len(open_shards(out / "fused.h5")) > 0
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "training").mkdir()
+    (mine / "training" / "notes.txt").write_text("the user's")
+    refused = CliRunner().invoke(fuse, ["demo", "--out", str(mine), "--faces", "8", "--no-train"])
+    assert refused.exit_code == 1 and "was not made by fuse demo" in refused.output
+    assert sorted(p.relative_to(mine).as_posix() for p in mine.rglob("*")) == ["training", "training/notes.txt"]
 
 
 def test_demo_renders_a_converted_ict_model(tmp_path, models_dir):
