@@ -44,11 +44,13 @@ def user_file_errors() -> tuple[type[BaseException], ...]:
     """Errors whose message names a user's file and what is wrong with it."""
     from landmark_fusion.build_output import OutputError
     from landmark_fusion.facemodel.model import FaceModelError
+    from landmark_fusion.figures import FigureExistsError
     from landmark_fusion.facemodel.tables import TableError
     from landmark_fusion.safeload import ArrayFileError
     from landmark_fusion.vocabulary import CorrespondenceError
 
-    return (CorrespondenceError, TableError, FaceModelError, ArrayFileError, OutputError)
+    return (CorrespondenceError, TableError, FaceModelError, ArrayFileError, OutputError,
+            FigureExistsError)
 
 
 def describe_os_error(error: OSError) -> str:

@@ -213,7 +213,10 @@ def check(model_path: str, table: str | None, roots: str | None, sources: str | 
     """Fit the model to every face and report each landmark's residual (mean, median, in % of the
     face size), worst first; flagged entries stand out from the rest (a wrong vertex?)."""
     from ..facemodel.fit import landmark_residuals
+    from ..figures import check_figure_path
 
+    if plot:
+        check_figure_path(plot)
     model, tab = _load(model_path, table, corr_dir)
     faces = _faces(roots, sources, shards, limit, corr_dir)
     if len(faces) == 0:
@@ -247,6 +250,8 @@ def _plot_residuals(report, path: str, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from ..figures import save_figure
+
     rows = report.rows()
     fig, ax = plt.subplots(figsize=(max(6, 0.22 * len(rows) + 2), 5))
     colors = ["tab:red" if r["flagged"] else "tab:blue" for r in rows]
@@ -258,8 +263,10 @@ def _plot_residuals(report, path: str, title: str) -> None:
     ax.set_title(f"{title} (NME {report.nme:.2f} %, red = stands out)")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        save_figure(fig, path, dpi=100)
+    finally:
+        plt.close(fig)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -333,6 +340,9 @@ def show_on_model(scheme_name: str, model_path: str, table: str | None, png: str
     scheme keeps, labelled, into ``--png``."""
     if not png:
         raise click.UsageError("--model needs --png OUT.png")
+    from ..figures import check_figure_path
+
+    check_figure_path(png)
     scheme = scheme_name
     corr_dir = None if corr_dir is None else str(corr_dir)
     from ..facemodel.render_landmarks import render_landmarks

@@ -13,8 +13,12 @@ import click
               help="Also save a landmark × database heatmap PNG here.")
 def stats(shards: Path, as_csv: bool, plot: Path | None) -> None:
     """How many faces of each database carry each landmark (count and %), and faces per split."""
+    from ..figures import check_figure_path
     from ..shards import open_shards
     from ..stats import coverage, format_csv, format_table, plot_heatmap
+
+    if plot is not None:
+        check_figure_path(plot)
 
     try:
         shard_set = open_shards(shards)
