@@ -229,8 +229,18 @@ def docs_command(target: Path | None, corr_dir: Path | None) -> None:
         return
     text = target.read_text(encoding="utf-8")
     updated = replace_generated_section(text, generated)
-    if updated != text:
-        target.write_text(updated, encoding="utf-8")
+    if updated != text:  # the rest of the file is the user's: it is replaced whole or not at all
+        import os
+
+        from landmark_fusion.lifetime import process_tag
+
+        partial = target.with_name(f".{target.name}.fuse-corr-docs-{process_tag()}.tmp")
+        try:
+            partial.write_text(updated, encoding="utf-8")
+            os.replace(partial, target)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
         click.echo(f"updated {target}")
     else:
         click.echo(f"{target} is up to date")
