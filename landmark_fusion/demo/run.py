@@ -60,20 +60,36 @@ def render_all(jobs: list[Job], model_path: str | None, workers: int, progress: 
     results: list = [None] * len(jobs)
     task = partial(render_job, model_path=model_path)
     if workers > 1:
+        import os
         from concurrent.futures import ProcessPoolExecutor
 
-        from .databases import _init
-
-        with ProcessPoolExecutor(workers, initializer=_init, initargs=(model_path,)) as pool:
+        pool = ProcessPoolExecutor(workers, initializer=_init_renderer, initargs=(model_path, os.getpid()))
+        try:
             for i, faces in enumerate(pool.map(task, jobs, chunksize=4)):
                 results[i] = faces
                 bar.update()
+        finally:  # stopped (Ctrl-C, SIGTERM) or failed: the jobs not yet rendered are dropped
+            pool.shutdown(wait=True, cancel_futures=True)
     else:
         for i, job in enumerate(jobs):
             results[i] = task(job)
             bar.update()
     bar.close()
     return results
+
+
+def _init_renderer(model_path: str | None, parent: int) -> None:
+    """A rendering process: ends with the demo (also after SIGKILL), leaves Ctrl-C to it."""
+    import signal
+
+    from ..lifetime import TERMINATING, end_with
+    from .databases import _init
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for number in TERMINATING:  # a forked process inherits the demo's handlers: back to the default
+        signal.signal(number, signal.SIG_DFL)
+    end_with(parent)
+    _init(model_path)
 
 
 def write_roots(out: Path, entries: dict[str, dict]) -> Path:
@@ -233,8 +249,12 @@ def _train(shards: Path, out: Path, roots: dict[str, Path], model_path: str | No
             if value is not None for arg in (name, str(value))]
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, bufsize=1) as child:
         assert child.stdout is not None
-        for line in child.stdout:
-            log(line.rstrip("\n"))
+        try:
+            for line in child.stdout:
+                log(line.rstrip("\n"))
+        except BaseException:  # the demo is stopped (SIGTERM reaches only this process): so is its child
+            child.terminate()
+            raise
     if child.returncode != 0:
         how = (f"was killed by signal {-child.returncode}" if child.returncode < 0
                else f"failed with exit code {child.returncode}")

@@ -128,3 +128,18 @@ def test_demo_trains_evaluates_exports_and_reconstructs(tmp_path):
     # the summary names every output
     for name in ("evaluation.csv", "network.onnx", "reconstruction.obj", "contact_sheet.png", "fused.h5"):
         assert str(out / name) in result.output
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGKILL"])
+def test_a_stopped_demo_leaves_no_process(tmp_path, processes, name):
+    """Stopped while its rendering processes run: they end with it, also after SIGKILL."""
+    import signal
+
+    demo = processes.start("demo", "--out", str(tmp_path / "demo"), "--faces", "120", "--no-train",
+                           "--workers", "2", cwd=tmp_path)
+    processes.wait_for(lambda: len(processes.session(demo.pid)) >= 3)  # the demo + 2 renderers
+    status, err = processes.stop(demo, signal.Signals[name])
+    if name == "SIGTERM":
+        assert status == 143 and "stopped by SIGTERM" in err and "Traceback" not in err, err
+    assert processes.wait_for(lambda: not processes.session(demo.pid), timeout=10) is True
