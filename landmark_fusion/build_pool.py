@@ -10,10 +10,12 @@ is rejected (``worker_crashed``) and everything else is kept.
 
 The workers never outlive the build: each one ends when the building process ends, even by SIGKILL
 (:func:`~.lifetime.end_with`), and a pool closed with work still in flight (``--strict``, Ctrl-C,
-SIGTERM) terminates its workers instead of waiting for their chunks.
+SIGTERM) cancels the chunks not started and terminates a worker that does not finish its chunk
+within seconds.
 """
 from __future__ import annotations
 
+import time
 from collections import deque
 from dataclasses import replace
 from itertools import islice
@@ -22,6 +24,7 @@ from typing import Any, Callable, Iterable, Iterator
 from .build_worker import (WORKER_CRASHED, ChunkResult, WorkerContext, failed_chunk, init_worker,
                            item_label, process_chunk)
 from .crop_ring import CropRing
+from .lifetime import signals_deferred
 from .roots import Root
 from .sources import SOURCES
 from .sources.base import Rejected
@@ -109,6 +112,11 @@ class WorkerPool:
         from concurrent.futures.process import BrokenProcessPool
 
         try:
+            if len(getattr(self._pool, "_processes", None) or ()) < self.workers:
+                # this submit may start a worker: a signal in the middle of that would leave a
+                # half-started process (the forkserver prints its EOFError) that shutdown waits on
+                with signals_deferred():
+                    return self._pool.submit(self._work, chunk, slot)
             return self._pool.submit(self._work, chunk, slot)
         except BrokenProcessPool as error:
             failed: Future = Future()
@@ -185,19 +193,21 @@ class WorkerPool:
             if slot is not None and self._context.ring is not None:
                 self._free_slots.append(slot)  # the caller is done with this chunk's crops
 
-    def _terminate(self) -> None:
-        """Stop the workers now (their chunks are not wanted any more)."""
-        terminate = getattr(self._pool, "terminate_workers", None)  # Python 3.14+
-        if terminate is not None:
-            terminate()
-            return
+    def _stop(self, grace: float = 10.0) -> None:
+        """Stop the workers while chunks are still in flight (their results are not wanted): the
+        chunks not started are cancelled, the running ones may finish within ``grace`` seconds
+        (under a second, normally), and a worker still busy then (a hung decoder) is terminated.
+        Killing the workers at once would break the pool, after which the interpreter's exit
+        handler of ``concurrent.futures`` writes to a closed pipe (Python 3.11)."""
         processes = list((getattr(self._pool, "_processes", None) or {}).values())
         self._pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + grace
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
         for process in processes:
             if process.is_alive():
                 process.terminate()
-        for process in processes:
-            process.join(5.0)
+                process.join(5.0)
 
     def close(self) -> None:
         """Shut the pool down (terminating the workers when chunks are still in flight) and
@@ -207,7 +217,7 @@ class WorkerPool:
         self._closed = True
         try:
             if self._pending:
-                self._terminate()
+                self._stop()
             self._pool.shutdown(wait=True, cancel_futures=True)
         finally:
             if self.ring is not None:

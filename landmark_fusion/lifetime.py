@@ -52,40 +52,75 @@ def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+#: Seconds between two checks that a :class:`Terminated` really is on its way out (see below).
+RECHECK_SECONDS = 0.25
+
+
+def stopping() -> bool:
+    """Whether the code running now is the clean-up after a :class:`Terminated` (an ``except`` or
+    ``finally`` block, or an ``__exit__``, that the exception passes through)."""
+    error = sys.exc_info()[1]
+    while error is not None:
+        if isinstance(error, Terminated):
+            return True
+        error = error.__context__
+    return False
+
+
 @contextmanager
 def terminate_like_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM and SIGHUP raise :class:`Terminated` (once; a repeat during the
-    clean-up that follows is ignored). Signals that were ignored (``nohup``) stay ignored."""
+    """Within the block, SIGTERM and SIGHUP raise :class:`Terminated`. Signals that were ignored
+    (``nohup``) stay ignored.
+
+    A repeat of the signal during the clean-up that follows does not cut it short. Python drops an
+    exception raised where it cannot propagate (a hook run after ``fork``, a ``__del__``), so until
+    the block is left the exception is raised again every :data:`RECHECK_SECONDS` (SIGALRM) while
+    no clean-up of it is running.
+    """
     if not _in_main_thread():
         yield
         return
     previous: dict[int, object] = {}
+    received: list[int] = []
 
     def raise_terminated(signum: int, frame: object) -> None:
-        for number in previous:
-            signal.signal(number, signal.SIG_IGN)  # the clean-up runs once, uninterrupted
+        if stopping():
+            return
+        if not received:
+            received.append(signum)
+            signal.setitimer(signal.ITIMER_REAL, RECHECK_SECONDS, RECHECK_SECONDS)
         raise Terminated(signum)
+
+    def recheck(signum: int, frame: object) -> None:
+        if received and not stopping():
+            raise Terminated(received[0])
 
     for number in TERMINATING:
         if signal.getsignal(number) is signal.SIG_IGN:
             continue
         previous[number] = signal.signal(number, raise_terminated)
+    alarm = signal.signal(signal.SIGALRM, recheck) if hasattr(signal, "setitimer") else None
     try:
         yield
     finally:
+        if alarm is not None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, alarm)
         for number, handler in previous.items():
             signal.signal(number, handler)
 
 
 @contextmanager
 def signals_deferred() -> Iterator[None]:
-    """Run the block to its end before SIGINT / SIGTERM / SIGHUP take effect (a few renames that
-    must happen together); a signal that arrived meanwhile is acted on right after."""
+    """Run the block to its end before SIGINT / SIGTERM / SIGHUP (and the SIGALRM re-check of
+    :func:`terminate_like_interrupt`) take effect: a few renames that must happen together, a
+    ``fork`` (whose hooks would drop the exception). A signal that arrived meanwhile is acted on
+    right after."""
     if not _in_main_thread():
         yield
         return
     received: list[int] = []
-    numbers = (signal.SIGINT, *TERMINATING)
+    numbers = (signal.SIGINT, *TERMINATING, *([signal.SIGALRM] if hasattr(signal, "SIGALRM") else []))
     previous = {number: signal.signal(number, lambda signum, frame: received.append(signum))
                 for number in numbers}
     try:
@@ -183,6 +218,6 @@ def owner_gone(host: str, pid: int | str) -> bool:
     return host == HOST and pid != os.getpid() and not pid_alive(pid)
 
 
-__all__ = ["HOST", "TAG_PATTERN", "TERMINATING", "Terminated", "end_with", "exit_status",
-           "owner_gone", "pid_alive", "process_tag", "signal_name", "signals_deferred",
-           "terminate_like_interrupt"]
+__all__ = ["HOST", "RECHECK_SECONDS", "TAG_PATTERN", "TERMINATING", "Terminated", "end_with",
+           "exit_status", "owner_gone", "pid_alive", "process_tag", "signal_name",
+           "signals_deferred", "stopping", "terminate_like_interrupt"]

@@ -63,9 +63,13 @@ def render_all(jobs: list[Job], model_path: str | None, workers: int, progress: 
         import os
         from concurrent.futures import ProcessPoolExecutor
 
+        from ..lifetime import signals_deferred
+
         pool = ProcessPoolExecutor(workers, initializer=_init_renderer, initargs=(model_path, os.getpid()))
         try:
-            for i, faces in enumerate(pool.map(task, jobs, chunksize=4)):
+            with signals_deferred():  # the processes are forked here
+                rendered = pool.map(task, jobs, chunksize=4)
+            for i, faces in enumerate(rendered):
                 results[i] = faces
                 bar.update()
         finally:  # stopped (Ctrl-C, SIGTERM) or failed: the jobs not yet rendered are dropped

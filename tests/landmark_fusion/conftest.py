@@ -49,7 +49,7 @@ def demo_roots(tmp_path, demo_300w) -> Path:
 def fuse_process(*args: str, cwd: Path, **options) -> subprocess.Popen:
     """`fuse ARGS` as a real process in its own session (its session id = its pid), so that every
     process it starts — forkserver, workers, resource tracker — can be found afterwards."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONFAULTHANDLER": "1"}  # SIGABRT: stacks
     env.pop("LANDMARK_FUSION_CORRESPONDENCES", None)
     return subprocess.Popen([sys.executable, "-c", "from cli import fuse; fuse()", *args], cwd=cwd,
                             env=env, start_new_session=True, stdout=subprocess.PIPE,
@@ -98,7 +98,12 @@ def rings_of(pid: int) -> list[Path]:
 def stop(process: subprocess.Popen, signum: int) -> tuple[int, str]:
     """Send ``signum`` to the process (not its group) and wait; (exit status, stderr)."""
     process.send_signal(signum)
-    _, err = process.communicate(timeout=120)
+    try:
+        _, err = process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:  # hung: its threads' stacks say where
+        process.send_signal(signal.SIGABRT)
+        _, err = process.communicate(timeout=30)
+        pytest.fail(f"still running 120 s after {signal.Signals(signum).name}:\n{err}")
     return process.returncode, err
 
 

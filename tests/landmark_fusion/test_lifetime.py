@@ -29,6 +29,31 @@ def test_sigterm_raises_terminated_like_ctrl_c():
     assert signal.getsignal(signal.SIGTERM) is before
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped one
+def test_a_dropped_terminated_is_raised_again_and_a_repeat_spares_the_clean_up():
+    class Victim:
+        def __del__(self):  # Python drops an exception raised here ("Exception ignored in ...")
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)
+
+    steps = []
+    started = time.monotonic()
+    with pytest.raises(Terminated):
+        with terminate_like_interrupt():
+            try:
+                Victim()  # freed at once: the signal lands in __del__
+                steps.append("went on")
+                time.sleep(5)  # the re-check raises it here
+            except Terminated:
+                os.kill(os.getpid(), signal.SIGTERM)  # again, during the clean-up
+                time.sleep(0.6)
+                steps.append("cleaned up")
+                raise
+    assert steps == ["went on", "cleaned up"]
+    assert time.monotonic() - started < 3
+    assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
+
+
 def test_an_ignored_signal_stays_ignored():
     previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup
     try:
