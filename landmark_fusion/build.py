@@ -3,23 +3,27 @@
 The building process walks the readers' ``items()`` (a stream), has the workers turn chunks of
 items into rows (:mod:`.build_pool`, :mod:`.build_worker`) and writes the rows in order as they
 come back, so memory does not depend on the number of samples. Every rejected sample is counted
-and named in the report; the output is written under a temporary name beside the target and
-renamed only when complete.
+and named in the report; the output, the report and the rejection list are written under temporary
+names beside the target and moved into place together only when complete (:mod:`.build_output`
+says what may be replaced). The correspondence folder is chosen once and used by every worker.
 """
 from __future__ import annotations
 
+import hashlib
 import os
-import shutil
-import sys
 import time
 from dataclasses import asdict, dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any, Iterator
 
+from .build_output import (BuildFiles, OutputError, check_target, commit, discard, remove_stale,
+                           temporary_path)
 from .build_pool import run_tasks
 from .build_worker import WorkerContext, internal_error
 from .crop import DEFAULT_MARGIN, DEFAULT_SIZE
+from .lifetime import signals_deferred
+from .progress import progress
 from .report import BuildReport
 from .roots import Root
 from .shards import ShardInfo, create_writer, output_format
@@ -41,6 +45,8 @@ class BuildSettings:
     compression: str | None = None   # HDF5 only: None or "lzf"
     chunk_items: int = 8              # items per task sent to a worker
     progress: bool = True
+    overwrite: bool = False           # replace an earlier output of the build (see build_output)
+    corr_dir: str | None = None       # correspondence folder (default: paths.correspondences_dir)
 
 
 class BuildFailed(Exception):
@@ -83,112 +89,121 @@ def scheme_names() -> list[str]:
 
 def report_paths(out: Path) -> tuple[Path, Path]:
     """``(<out>.report.json, <out>.rejected.jsonl)`` beside the output."""
-    out = Path(out)
-    return (out.parent / f"{out.name}.report.json", out.parent / f"{out.name}.rejected.jsonl")
+    files = BuildFiles.of(out)
+    return files.report, files.rejected
 
 
-def _remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
+def correspondence_record(folder: Path) -> dict[str, Any]:
+    """The correspondence folder a build used and the sha256 of each YAML it read."""
+    from .vocabulary import SCHEMES_DIR, VOCABULARY_FILE
 
-
-def _replace(temporary: Path, out: Path) -> None:
-    """Move the finished output into place, replacing an older one."""
-    if out.is_dir() and not temporary.is_dir():
-        raise IsADirectoryError(f"{out} is a folder; cannot replace it with a file")
-    if out.exists() and temporary.is_dir():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-        os.replace(temporary, out)
-        _remove(old)
-    else:
-        os.replace(temporary, out)
+    used = [folder / VOCABULARY_FILE, *sorted((folder / SCHEMES_DIR).glob("*.yaml"))]
+    return {"folder": str(folder),
+            "sha256": {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                       for p in used if p.is_file()}}
 
 
 def build_shards(roots: list[Root], out: str | os.PathLike, settings: BuildSettings | None = None,
                  fmt: str | None = None) -> BuildReport:
     """Build one shard output from the given databases; returns the report.
 
-    Raises :class:`BuildFailed` (the report attached, no output written) on a ``strict``
-    rejection or when no face could be used.
+    Raises :class:`~.build_output.OutputError` before reading anything when ``out`` may not be
+    written (see :mod:`.build_output`), :class:`BuildFailed` (the report attached, no output
+    written, an older output untouched) on a ``strict`` rejection or when no face could be used.
     """
-    from tqdm import tqdm
-
-    from .vocabulary import canonical_landmarks
+    from .paths import correspondences_dir, using_correspondences
 
     settings = settings or BuildSettings()
     out = Path(out)
     fmt = fmt or output_format(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    report_json, rejected_jsonl = report_paths(out)
+    remove_stale(out.parent)
+    files = BuildFiles.of(out)
+    had_output = check_target(files, fmt, settings.overwrite)
+    folder = correspondences_dir(settings.corr_dir).resolve()
+    with using_correspondences(folder):
+        return _build(roots, files, settings, fmt, folder, had_output)
+
+
+def _build(roots: list[Root], files: BuildFiles, settings: BuildSettings, fmt: str, folder: Path,
+           had_output: bool) -> BuildReport:
+    """:func:`build_shards` once the target is checked and the correspondence folder chosen."""
+    from .vocabulary import canonical_landmarks
+
+    out = files.output
+    landmark_names = tuple(canonical_landmarks())  # validates every scheme before anything is read
+    schemes = scheme_names()
+    temporary = {name: temporary_path(path) for name, path in
+                 (("output", out), ("report", files.report), ("rejected", files.rejected))}
+    record = correspondence_record(folder)
+    discard(temporary.values())  # left by an earlier build of this process (the same pid)
     names = [root.name for root in roots]
-    report = BuildReport(names, rejected_jsonl)
+    report = BuildReport(names, temporary["rejected"], rejected_name=files.rejected)
     report.output = str(out)
-    report.settings = {**{k: v for k, v in asdict(settings).items() if k != "progress"},
+    report.report_name = files.report
+    report.settings = {**{k: v for k, v in asdict(settings).items()
+                          if k not in ("progress", "overwrite", "corr_dir")},
                        "format": fmt, "sources": names,
                        "roots": {r.name: str(r.path) for r in roots}}
-    landmark_names = tuple(canonical_landmarks())
-    schemes = scheme_names()
+    report.correspondences = record
     info = ShardInfo(list(landmark_names), list(SOURCES), schemes, settings.crop_size,
                      settings.margin)
     splits = DeclaredSplits.for_roots(roots)  # roots.yaml ``split:``, fixed before any row
     info.extra["splits"] = splits.attribute()
     context = WorkerContext({r.name: r for r in roots}, settings, landmark_names,
                             {name: i for i, name in enumerate(SOURCES)},
-                            {name: i for i, name in enumerate(schemes)})
-    temporary = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    _remove(temporary)
-    writer = create_writer(temporary, info, fmt, settings.compression)
+                            {name: i for i, name in enumerate(schemes)}, corr_dir=str(folder))
     started = time.perf_counter()
     failure: str | None = None
+    writer = None
     try:
-        # on a terminal the bar redraws 10 times a second; in a log file every 30 s, one line each
-        interactive = sys.stderr.isatty()
-        bar = tqdm(unit="item", desc="fuse build", disable=not settings.progress, smoothing=0.05,
-                   mininterval=0.1 if interactive else 30.0, ascii=None if interactive else True)
-        with bar:
-            for chunk in run_tasks(iter_tasks(roots, settings.limit, report), context):
-                codes = chunk.rows["source"].tolist() if chunk.rows is not None else []
-                row = 0
-                for rejected, kept in zip(chunk.rejected, chunk.kept):
-                    for rejection in rejected:
-                        report.add_rejected(rejection)
-                    for code in codes[row:row + kept]:
-                        report.add_kept(SOURCES_BY_CODE[code])
-                    row += kept
-                    if settings.strict and report.total_rejected:
-                        failure = "strict"
+        writer = create_writer(temporary["output"], info, fmt, settings.compression)
+        # on a terminal the bar redraws 10 times a second; in a log file a line every 30 s
+        with progress(unit="item", desc="fuse build", disable=not settings.progress,
+                      smoothing=0.05, mininterval=0.1) as bar:
+            results = run_tasks(iter_tasks(roots, settings.limit, report), context)
+            try:
+                for chunk in results:
+                    codes = chunk.rows["source"].tolist() if chunk.rows is not None else []
+                    row = 0
+                    for rejected, kept in zip(chunk.rejected, chunk.kept):
+                        for rejection in rejected:
+                            report.add_rejected(rejection)
+                        for code in codes[row:row + kept]:
+                            report.add_kept(SOURCES_BY_CODE[code])
+                        row += kept
+                        if settings.strict and report.total_rejected:
+                            failure = "strict"
+                            break
+                    if failure is not None:
                         break
-                if failure is not None:
-                    break
-                bar.update(len(chunk.kept))
-                if chunk.rows is not None:
-                    splits.apply(chunk.rows, SOURCES_BY_CODE)
-                    writer.append(chunk.rows)  # now: the crops may live in a reused ring slot
-                bar.set_postfix(kept=report.total_kept, rejected=report.total_rejected,
-                                refresh=False)
+                    bar.update(len(chunk.kept))
+                    if chunk.rows is not None:
+                        splits.apply(chunk.rows, SOURCES_BY_CODE)
+                        writer.append(chunk.rows)  # now: the crops may live in a reused ring slot
+                    bar.set_postfix(kept=report.total_kept, rejected=report.total_rejected,
+                                    refresh=False)
+            finally:
+                results.close()  # stops the workers now, also when interrupted
         if failure is None and report.total_kept == 0:
             failure = "empty"
         if failure is None:
             writer.close()
-            _replace(temporary, out)
             report.status = "ok"
         else:
             writer.abort()
-            _remove(temporary)
             report.status = "failed_strict" if failure == "strict" else "failed_nothing_usable"
-    except BaseException:
-        writer.abort()
-        _remove(temporary)
-        report.status = "error"
+    except BaseException as error:
+        if writer is not None:
+            writer.abort()
+        report.status = "interrupted" if isinstance(error, KeyboardInterrupt) else "error"
+        failure = "error"
         raise
     finally:
         report.seconds = time.perf_counter() - started
         splits.record(report)
         report.close()
-        report.write_json(report_json)
+        _finish(report, files, temporary, fmt, failure is None, had_output)
     if failure == "strict":
         first = report.first[0] if report.first else {}
         raise BuildFailed(f"--strict: {first.get('source')} {first.get('sample_id')} rejected "
@@ -196,6 +211,38 @@ def build_shards(roots: list[Root], out: str | os.PathLike, settings: BuildSetti
     if failure == "empty":
         raise BuildFailed("no usable face: nothing was written", report)
     return report
+
+
+def _finish(report: BuildReport, files: BuildFiles, temporary: dict[str, Path], fmt: str,
+            ok: bool, had_output: bool) -> None:
+    """Move the new set into place, or (failed) its report only, where it hides nothing; a signal
+    arriving meanwhile acts once this is done.
+
+    After a failure an older output keeps its report: the failed build's report and rejections go
+    to ``OUT.failed.report.json`` / ``OUT.failed.rejected.jsonl`` then, else to the usual names.
+    """
+    with signals_deferred():
+        if ok:
+            try:
+                report.write_json(temporary["report"])
+                commit([(temporary["output"], files.output, "output"),
+                        (temporary["rejected"], files.rejected, "rejected"),
+                        (temporary["report"], files.report, "report")], fmt,
+                       remove=[(files.failed_report, "report"), (files.failed_rejected, "rejected")])
+            except BaseException:
+                discard(temporary.values())
+                raise
+            return
+        discard([temporary["output"]])
+        report_name, rejected_name = ((files.failed_report, files.failed_rejected) if had_output
+                                      else (files.report, files.rejected))
+        report.report_name, report.rejected_name = report_name, rejected_name
+        try:
+            report.write_json(temporary["report"])
+            commit([(temporary["rejected"], rejected_name, "rejected"),
+                    (temporary["report"], report_name, "report")], fmt)
+        except (OSError, OutputError):  # e.g. the full disk that failed the build
+            discard([temporary["rejected"], temporary["report"]])
 
 
 #: source code -> database name (codes are the positions in ``SOURCES``).

@@ -7,9 +7,15 @@ worker process dies (a crash in a native decoder, the out-of-memory killer), the
 every chunk in flight fails with it: those chunks are run again one at a time in a fresh pool, and
 the items of a chunk that still kills its worker one at a time, so that only the item that crashes
 is rejected (``worker_crashed``) and everything else is kept.
+
+The workers never outlive the build: each one ends when the building process ends, even by SIGKILL
+(:func:`~.lifetime.end_with`), and a pool closed with work still in flight (``--strict``, Ctrl-C,
+SIGTERM) cancels the chunks not started and terminates a worker that does not finish its chunk
+within seconds.
 """
 from __future__ import annotations
 
+import time
 from collections import deque
 from dataclasses import replace
 from itertools import islice
@@ -18,6 +24,7 @@ from typing import Any, Callable, Iterable, Iterator
 from .build_worker import (WORKER_CRASHED, ChunkResult, WorkerContext, failed_chunk, init_worker,
                            item_label, process_chunk)
 from .crop_ring import CropRing
+from .lifetime import signals_deferred
 from .roots import Root
 from .sources import SOURCES
 from .sources.base import Rejected
@@ -61,6 +68,7 @@ class WorkerPool:
                  work: Callable[[list, int | None], ChunkResult] = process_chunk) -> None:
         """``work(chunk, slot)`` runs in the workers (a module-level function: it is pickled)."""
         import multiprocessing
+        import os
 
         settings = context.settings
         # forkserver: workers fork from a clean server process, never from this one, whose
@@ -76,12 +84,21 @@ class WorkerPool:
         self.workers = settings.workers
         self._work = work
         self.limit = 2 * settings.workers + 2  # chunks in flight
-        self.ring = CropRing.create(self.limit, settings.chunk_items * RING_ROWS_PER_ITEM,
-                                    settings.crop_size)
-        # without a ring (no folder with room for it) the crops travel through the pipe
-        self._context = replace(context, ring=self.ring.spec if self.ring is not None else None)
-        self._free_slots = list(range(self.limit)) if self.ring is not None else []
-        self._pool = self._new_pool()
+        self._pending = 0  # chunks submitted and not yet handed back
+        self._closed = False
+        self.ring: CropRing | None = None
+        try:
+            self.ring = CropRing.create(self.limit, settings.chunk_items * RING_ROWS_PER_ITEM,
+                                        settings.crop_size)
+            # without a ring (no folder with room for it) the crops travel through the pipe
+            self._context = replace(context, ring=self.ring.spec if self.ring is not None else None,
+                                    builder_pid=os.getpid())
+            self._free_slots = list(range(self.limit)) if self.ring is not None else []
+            self._pool = self._new_pool()
+        except BaseException:  # e.g. SIGTERM right now: the ring file must not stay behind
+            if self.ring is not None:
+                self.ring.close()
+            raise
 
     def _new_pool(self):
         from concurrent.futures import ProcessPoolExecutor
@@ -95,6 +112,11 @@ class WorkerPool:
         from concurrent.futures.process import BrokenProcessPool
 
         try:
+            if len(getattr(self._pool, "_processes", None) or ()) < self.workers:
+                # this submit may start a worker: a signal in the middle of that would leave a
+                # half-started process (the forkserver prints its EOFError) that shutdown waits on
+                with signals_deferred():
+                    return self._pool.submit(self._work, chunk, slot)
             return self._pool.submit(self._work, chunk, slot)
         except BrokenProcessPool as error:
             failed: Future = Future()
@@ -150,6 +172,7 @@ class WorkerPool:
                     break
                 slot = self._free_slots.pop() if self._free_slots else None
                 in_flight.append((self._submit(chunk, slot), chunk, slot))
+            self._pending = len(in_flight)
             if not in_flight:
                 return
             future, chunk, slot = in_flight.popleft()
@@ -170,10 +193,35 @@ class WorkerPool:
             if slot is not None and self._context.ring is not None:
                 self._free_slots.append(slot)  # the caller is done with this chunk's crops
 
+    def _stop(self, grace: float = 10.0) -> None:
+        """Stop the workers while chunks are still in flight (their results are not wanted): the
+        chunks not started are cancelled, the running ones may finish within ``grace`` seconds
+        (under a second, normally), and a worker still busy then (a hung decoder) is terminated.
+        Killing the workers at once would break the pool, after which the interpreter's exit
+        handler of ``concurrent.futures`` writes to a closed pipe (Python 3.11)."""
+        processes = list((getattr(self._pool, "_processes", None) or {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + grace
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+                process.join(5.0)
+
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        if self.ring is not None:
-            self.ring.close()
+        """Shut the pool down (terminating the workers when chunks are still in flight) and
+        remove the ring. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._pending:
+                self._stop()
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            if self.ring is not None:
+                self.ring.close()
 
 
 def run_tasks(tasks: Iterator[tuple[str, Any]], context: WorkerContext
@@ -189,8 +237,10 @@ def run_tasks(tasks: Iterator[tuple[str, Any]], context: WorkerContext
         for chunk in chunks:
             yield process_chunk(chunk)
         return
-    pool = WorkerPool(context)
+    pool = None
     try:
+        pool = WorkerPool(context)
         yield from pool.run(chunks)
     finally:
-        pool.close()
+        if pool is not None:
+            pool.close()

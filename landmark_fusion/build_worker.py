@@ -45,7 +45,9 @@ class WorkerContext:
     landmark_names: tuple[str, ...]
     source_codes: dict[str, int]
     scheme_codes: dict[str, int]
+    corr_dir: str | None = None       # the correspondence folder the build chose
     ring: RingSpec | None = None      # shared crop slots (pool workers only)
+    builder_pid: int | None = None    # pool workers end when this process ends
 
 
 _CONTEXT: WorkerContext | None = None
@@ -54,14 +56,28 @@ _RING: CropRing | None = None
 
 
 def init_worker(context: WorkerContext) -> None:
-    """Pool initializer: one OpenCV thread, fixed malloc thresholds, the context and the ring."""
+    """Pool initializer: one OpenCV thread, fixed malloc thresholds, the context and the ring,
+    the build's correspondence folder; a pool worker also ends with the building process and
+    leaves Ctrl-C to it (the building process stops the pool)."""
     global _CONTEXT, _RING
+    import signal
+
     import cv2
 
+    from . import unify
     from .allocator import reuse_large_buffers
+    from .lifetime import end_with
+    from .paths import use_correspondences
 
+    if context.builder_pid is not None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        end_with(context.builder_pid)
     cv2.setNumThreads(1)  # one decode per process; the pool provides the parallelism
     reuse_large_buffers()  # no page faults for every decoded frame (see allocator.py)
+    if context.corr_dir is not None:
+        use_correspondences(context.corr_dir)
+    scheme_size.cache_clear()  # both are cached by scheme name only: a new build may use
+    unify._cached_mapping.cache_clear()  # another folder in the same process (--workers 0)
     _CONTEXT = context
     _READERS.clear()
     _RING = CropRing.attach(context.ring) if context.ring is not None else None

@@ -30,6 +30,8 @@ def draw_contact_sheet(shards: ShardSet, path: str | Path, n: int = 16, columns:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from .figures import save_figure
+
     rows = pick_rows(shards, n, seed)
     if len(rows) == 0:
         raise ValueError("the shard set has no rows to draw")
@@ -53,7 +55,7 @@ def draw_contact_sheet(shards: ShardSet, path: str | Path, n: int = 16, columns:
     fig.legend(list(seen.values()), list(seen), loc="lower center", ncol=min(len(seen), 5),
                fontsize=8, markerscale=3)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    try:
+        return save_figure(fig, path, dpi=100)
+    finally:
+        plt.close(fig)

@@ -2,7 +2,9 @@
 
 Rejected samples are streamed to a JSON-lines file (one ``{source, sample_id, reason, detail}`` per
 line) as they happen, so the report's memory does not grow with the number of rejections; the JSON
-report keeps the counts and only the first :data:`FIRST_REJECTED` rejections.
+report keeps the counts and only the first :data:`FIRST_REJECTED` rejections. During a build both
+are written under temporary names (``rejected_path``) and moved into place with the output; the JSON
+names the list by its final name (``rejected_name``).
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ class BuildReport:
     """Counts of one build, with the rejected list streamed to ``rejected_path``."""
 
     def __init__(self, sources: list[str], rejected_path: Path | None = None,
-                 first_rejected: int = FIRST_REJECTED) -> None:
+                 first_rejected: int = FIRST_REJECTED, rejected_name: Path | None = None) -> None:
         self.sources = list(sources)
         self.items = Counter()      # work items handed to the readers
         self.kept = Counter()       # faces written
@@ -30,11 +32,14 @@ class BuildReport:
         self.first: list[dict[str, str]] = []
         self.first_limit = first_rejected
         self.rejected_path = Path(rejected_path) if rejected_path is not None else None
+        self.rejected_name = Path(rejected_name) if rejected_name is not None else self.rejected_path
+        self.report_name: Path | None = None  # where the JSON report goes (set by the build)
         self._stream: IO[str] | None = None
         if self.rejected_path is not None:
             self._stream = self.rejected_path.open("w", encoding="utf-8")
         self.status = "running"
         self.settings: dict[str, Any] = {}
+        self.correspondences: dict[str, Any] = {}   # folder and sha256 of every YAML the build used
         self.output: str | None = None
         self.seconds = 0.0
         self.splits: dict[str, Any] = {}               # declared splits (roots.yaml ``split:``)
@@ -90,10 +95,11 @@ class BuildReport:
             "settings": self.settings,
             "splits": self.splits,
             "kept_by_split": self.kept_by_split,
+            "correspondences": self.correspondences,
             "totals": {"read": self.total_kept + self.total_rejected, "kept": self.total_kept,
                        "rejected": self.total_rejected},
             "sources": per_source,
-            "rejected_file": str(self.rejected_path) if self.rejected_path else None,
+            "rejected_file": str(self.rejected_name) if self.rejected_name else None,
             "first_rejected": self.first,
         }
 

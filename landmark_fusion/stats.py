@@ -117,6 +117,8 @@ def plot_heatmap(cov: Coverage, path: str | Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from .figures import save_figure
+
     height = max(4.0, 0.16 * len(cov.landmark_names) + 1.5)
     width = max(4.0, 1.1 * len(cov.source_names) + 3.0)
     fig, ax = plt.subplots(figsize=(width, height))
@@ -128,5 +130,7 @@ def plot_heatmap(cov: Coverage, path: str | Path) -> None:
     ax.set_title("landmark coverage (% of each database's faces)")
     fig.colorbar(image, ax=ax, label="%")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    try:
+        save_figure(fig, path, dpi=120)
+    finally:
+        plt.close(fig)

@@ -108,20 +108,42 @@ def _construct_line_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Lin
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_line_mapping)
 
 
-def _read_yaml(path: Path, problems: list[Problem]) -> object:
-    """Parse ``path``; a missing file or a YAML syntax error becomes a problem (returns None)."""
+def read_yaml_with_lines(path: str | os.PathLike) -> tuple[object, Problem | None]:
+    """Parse a YAML file safely, each mapping a dict with ``.line`` and ``.line_of(key)`` (1-based).
+
+    Returns ``(data, None)``, or ``(None, problem)`` for a file that cannot be read, is not UTF-8
+    text or is not YAML; the problem names the file and, where there is one, the line.
+    """
+    path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as error:
-        problems.append(Problem(str(path), 0, f"cannot read: {error.strerror or error}"))
-        return None
+        return None, Problem(str(path), 0, f"cannot read: {error.strerror or error}")
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[:error.start].count(b"\n") + 1
+        return None, Problem(str(path), line, f"not UTF-8 text (byte 0x{raw[error.start]:02x} at "
+                                              f"offset {error.start}); save the file as UTF-8")
+    try:
+        return yaml.load(text, Loader=_LineLoader), None  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 0
-        problems.append(Problem(str(path), line, f"YAML syntax error: {getattr(error, 'problem', error)}"))
-        return None
+        return None, Problem(str(path), line, f"YAML syntax error: {getattr(error, 'problem', None) or error}")
+
+
+def line_of(value: object, key: str | None = None) -> int:
+    """The line of a mapping read by :func:`read_yaml_with_lines` (of ``key`` in it), 0 unknown."""
+    return _line(value, key)
+
+
+def _read_yaml(path: Path, problems: list[Problem]) -> object:
+    """Parse ``path``; an unreadable file or a YAML syntax error becomes a problem (returns None)."""
+    data, problem = read_yaml_with_lines(path)
+    if problem is not None:
+        problems.append(problem)
+    return data
 
 
 def _read_top_mapping(path: Path, problems: list[Problem], allowed: set[str], what: str,
@@ -661,6 +683,7 @@ def validate(corr_dir: str | os.PathLike | None = None) -> list[Problem]:
 
 __all__ = [
     "CorrespondenceError", "FIXED_NAMES", "Landmark", "Problem", "RULES", "Scheme", "Vocabulary",
-    "canonical_landmarks", "check_scheme", "check_vocabulary", "list_schemes", "load_scheme",
-    "load_vocabulary", "mirrored_name", "scheme_path", "side_of", "validate",
+    "canonical_landmarks", "check_scheme", "check_vocabulary", "line_of", "list_schemes",
+    "load_scheme", "load_vocabulary", "mirrored_name", "read_yaml_with_lines", "scheme_path",
+    "side_of", "validate",
 ]

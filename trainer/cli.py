@@ -2,7 +2,23 @@
 ``train eval``, ``train export``, ``train reconstruct``. Heavy imports happen inside the commands."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 import click
+
+
+@contextmanager
+def _user_file_errors() -> Iterator[None]:
+    """A model or array file that is refused (pickled, damaged, not a model) ends the command with
+    the loader's message, which names the file and why."""
+    from landmark_fusion.facemodel.model import FaceModelError
+    from landmark_fusion.safeload import ArrayFileError
+
+    try:
+        yield
+    except (FaceModelError, ArrayFileError) as error:
+        raise click.ClickException(str(error)) from None
 
 
 def _csv(value: str | None) -> tuple[str, ...] | None:
@@ -61,7 +77,8 @@ def train(ctx: click.Context, **o) -> None:
         w_c=o["w_c"], augment=not o["no_augment"], amp=not o["no_amp"], device=o["device"],
         workers=o["workers"], seed=o["seed"], val_every=o["val_every"], ckpt_every=o["ckpt_every"],
         resume=o["resume"], init=o["init"], stop_after=o["stop_after"], progress=not o["no_progress"])
-    result = run(cfg)
+    with _user_file_errors():
+        result = run(cfg)
     click.echo(f"checkpoint: {result.checkpoint}")
     for src, nme in result.val.items():
         click.echo(f"val NME {src}: {nme:.2f} %")
@@ -95,8 +112,10 @@ def eval_command(checkpoint, shards, split, db, sources, model_path, vertex_tabl
 
     if (aflw_pts68 or aflw_list) and protocol != "aflw-3ddfa":
         raise click.UsageError("--aflw-pts68/--aflw-list need --protocol aflw-3ddfa")
-    result = evaluate(checkpoint, shards, split, source_names_for(db, _csv(sources)), model_path, vertex_table,
-                      out, batch_size, device, protocol=protocol, aflw_pts68=aflw_pts68, aflw_list=aflw_list)
+    with _user_file_errors():
+        result = evaluate(checkpoint, shards, split, source_names_for(db, _csv(sources)), model_path,
+                          vertex_table, out, batch_size, device, protocol=protocol, aflw_pts68=aflw_pts68,
+                          aflw_list=aflw_list)
     click.echo(result.markdown)
 
 
@@ -112,7 +131,8 @@ def export_command(checkpoint, out, formats, output, model_path) -> None:
     from .export import export
 
     fmts = ("torchscript", "onnx") if formats == "both" else (formats,)
-    report = export(checkpoint, out, fmts, output, model_path)
+    with _user_file_errors():
+        report = export(checkpoint, out, fmts, output, model_path)
     for f in report.files:
         click.echo(f)
     for k, v in report.max_abs_diff.items():
@@ -141,8 +161,9 @@ def reconstruct_command(images, checkpoint, out, box, detector, scheme, model_pa
         raise click.BadParameter("--box needs x0,y0,x1,y1")
     from .reconstruct import Failure
 
-    results = reconstruct(images, checkpoint, out, b, scheme, model_path, vertex_table, mesh_format,
-                          progress=len(images) > 1, detector=detector)
+    with _user_file_errors():
+        results = reconstruct(images, checkpoint, out, b, scheme, model_path, vertex_table, mesh_format,
+                              progress=len(images) > 1, detector=detector)
     for r in results:
         if isinstance(r, Failure):
             click.echo(f"{r.image}: FAILED: {r.reason}")

@@ -351,10 +351,10 @@ def train(cfg: TrainConfig) -> TrainResult:
             logger.row("val", {"step": step, "source": src, "nme_percent": round(nme, 4), "faces": n})
         return {src: nme for src, (nme, _) in summary.items()}
 
-    from tqdm import tqdm
+    from landmark_fusion.progress import progress as progress_bar
 
     stop_at = min(total_steps, step + cfg.stop_after) if cfg.stop_after else total_steps
-    bar = tqdm(total=total_steps, initial=step, disable=not cfg.progress or rank != 0, desc="train")
+    bar = progress_bar(total=total_steps, initial=step, disable=not cfg.progress or rank != 0, desc="train")
     try:
         while step < stop_at:
             if sampler.consumed == 0 and rank == 0:

@@ -121,8 +121,10 @@ class Pts68Normaliser:
         for path in (pts68_path, self.list_path, self.roi_path):
             if not path.is_file():
                 raise FileNotFoundError(f"{path}: not found (needed for the 68-point AFLW normaliser)")
-        self.pts68 = np.load(pts68_path, mmap_mode="r")
-        self.roi = np.load(self.roi_path, mmap_mode="r")
+        from landmark_fusion.safeload import load_npy  # refuses pickled arrays with a message
+
+        self.pts68 = load_npy(pts68_path, mmap_mode="r")
+        self.roi = load_npy(self.roi_path, mmap_mode="r")
         with open(self.list_path, encoding="utf-8") as listing:
             self.rows = {f"{CROP_DIR}/{line.strip()}": i for i, line in enumerate(listing) if line.strip()}
         n = len(self.rows)

@@ -101,7 +101,8 @@ def reconstruct(images: Sequence[str], checkpoint: str, out_dir: str, box: Seque
     file and the reason; the others are still reconstructed.
     """
     import cv2
-    from tqdm import tqdm
+
+    from landmark_fusion.progress import progress as progress_bar
 
     from . import components as C
     from .export import build_from_checkpoint
@@ -114,7 +115,7 @@ def reconstruct(images: Sequence[str], checkpoint: str, out_dir: str, box: Seque
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results: list[Reconstruction | Failure] = []
-    for path in tqdm(images, desc="reconstruct", unit="image", disable=not progress):
+    for path in progress_bar(images, desc="reconstruct", unit="image", disable=not progress):
         try:
             results.append(_reconstruct_one(path, encoder, decoder, face, names, table, box, scheme,
                                             margin, out, mesh_format, detector))

@@ -38,18 +38,25 @@ def available_cpus() -> int:
 @click.option("--compression", type=click.Choice(["none", "lzf"]), default="none",
               show_default=True, help="HDF5 dataset compression.")
 @click.option("--strict", is_flag=True, help="Fail (no output) on the first rejected sample.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace the output (and report) of an earlier fuse build at --out. Anything "
+                   "else found there is never replaced.")
+@click.option("--corr-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, help="Correspondence folder (landmarks.yaml, schemes/) [default: "
+                                 "$LANDMARK_FUSION_CORRESPONDENCES or the installed data].")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Show a progress bar.")
 def build(sources_spec: str, roots_path: Path | None, out: Path, fmt: str, workers: int | None,
           limit: int | None, crop_size: int, margin: float, compression: str, strict: bool,
-          progress: bool) -> None:
+          overwrite: bool, corr_dir: Path | None, progress: bool) -> None:
     """Crop, unify and write every face of the selected databases.
 
     Writes a report beside the output (OUT.report.json, and every rejected sample in
-    OUT.rejected.jsonl) and prints a table. Exits non-zero when nothing usable is left, or with
+    OUT.rejected.jsonl) and prints a table. An existing OUT is replaced only with --overwrite and
+    only when an earlier fuse build wrote it. Exits non-zero when nothing usable is left, or with
     --strict when any sample was rejected.
     """
-    from ..build import BuildFailed, BuildSettings, build_shards, report_paths
+    from ..build import BuildFailed, BuildSettings, build_shards
     from ..roots import RootsError, load_roots, select_sources
 
     try:
@@ -59,14 +66,31 @@ def build(sources_spec: str, roots_path: Path | None, out: Path, fmt: str, worke
     settings = BuildSettings(crop_size=crop_size, margin=margin, limit=limit,
                              workers=available_cpus() if workers is None else workers,
                              strict=strict, compression=None if compression == "none" else "lzf",
-                             progress=progress)
-    report_json, rejected_jsonl = report_paths(out)
+                             progress=progress, overwrite=overwrite,
+                             corr_dir=None if corr_dir is None else str(corr_dir))
     try:
         report = build_shards(roots, out, settings, None if fmt == "auto" else fmt)
     except BuildFailed as failure:
         click.echo(failure.report.table())
-        click.echo(f"report: {report_json}; rejected samples: {rejected_jsonl}")
+        click.echo(_report_line(failure.report))
         raise click.ClickException(str(failure)) from None
+    except OSError as error:  # the target folder cannot be made or written (permissions, disk full)
+        raise click.ClickException(f"cannot write {out}: {_why(out, error)}") from None
     click.echo(report.table())
     click.echo(f"wrote {report.total_kept} faces to {out} in {report.seconds:.1f} s")
-    click.echo(f"report: {report_json}; rejected samples: {rejected_jsonl}")
+    click.echo(_report_line(report))
+
+
+def _why(out: Path, error: OSError) -> str:
+    """What stops writing ``out``: a file where a folder of its path should be, or the error."""
+    for parent in out.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                return f"{parent} is a file, not a folder"
+            break
+    return f"{error.strerror or error} ({error.filename})" if error.filename else str(error)
+
+
+def _report_line(report) -> str:
+    """Where the report and the rejection list of ``report`` were written."""
+    return f"report: {report.report_name}; rejected samples: {report.rejected_name}"

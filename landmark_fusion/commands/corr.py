@@ -2,7 +2,8 @@
 
 Sub-commands: ``list`` (schemes and counts), ``show SCHEME`` (index → name or drop), ``validate``
 (every problem with file and line; non-zero exit on errors), ``docs`` (the generated scheme listing
-of docs/correspondences.md). Each takes ``--corr-dir`` so an edited copy can be checked before use.
+of docs/correspondences.md), ``init DIR`` (an editable copy of the installed data). Each takes
+``--corr-dir`` so an edited copy can be checked before use. No command modifies the installed data.
 Commands that need a face model belong here too; they take the model with their own option.
 """
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Callable, Sequence
 import click
 
 from landmark_fusion import vocabulary as vocab
-from landmark_fusion.paths import correspondences_dir
+from landmark_fusion.paths import ENV_VAR, correspondences_dir
 
 DOCS_BEGIN = "<!-- BEGIN GENERATED SCHEME LISTING (fuse corr docs) -->"
 DOCS_END = "<!-- END GENERATED SCHEME LISTING -->"
@@ -175,6 +176,46 @@ def validate_command(corr_dir: Path | None) -> None:
     click.echo(f"OK: {len(vocabulary)} landmarks, {len(schemes)} schemes ({', '.join(schemes)}) in {folder}")
 
 
+@corr.command("init")
+@click.argument("folder", type=click.Path(path_type=Path))
+def init_command(folder: Path) -> None:
+    """Copy the installed correspondence data into FOLDER (new or empty) to edit it.
+
+    Use the copy with --corr-dir FOLDER (fuse build, fuse corr ...) or
+    LANDMARK_FUSION_CORRESPONDENCES=FOLDER; `fuse corr suggest --write` writes only there.
+    """
+    import os
+    import shutil
+
+    from landmark_fusion.facemodel.tables import MODELS_DIR
+    from landmark_fusion.lifetime import process_tag
+    from landmark_fusion.paths import installed_correspondences
+
+    if folder.is_symlink() or (folder.exists() and (not folder.is_dir() or any(folder.iterdir()))):
+        raise click.ClickException(f"{folder} exists and is not an empty folder; nothing was "
+                                   "copied: give a new folder")
+    source = installed_correspondences()
+    files = [source / vocab.VOCABULARY_FILE, *sorted((source / vocab.SCHEMES_DIR).glob("*.yaml")),
+             *sorted((source / MODELS_DIR).glob("*.yaml"))]
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    partial = folder.with_name(f".{folder.name}.fuse-corr-init-{process_tag()}.tmp")
+    partial.mkdir()
+    try:
+        for path in files:
+            target = partial / path.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+        os.replace(partial, folder)  # the copy appears whole or not at all
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)  # only the copy this command was making
+        raise
+    schemes = sum(p.parent.name == vocab.SCHEMES_DIR for p in files)
+    tables = sum(p.parent.name == MODELS_DIR for p in files)
+    click.echo(f"created {folder}: {vocab.VOCABULARY_FILE}, {schemes} schemes, {tables} model "
+               f"tables (from {source})\nuse it with --corr-dir {folder} or "
+               f"{ENV_VAR}={folder}")
+
+
 @corr.command("docs")
 @click.option("--write", "target", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Update the generated section of this Markdown file (between the listing markers) "
@@ -188,8 +229,18 @@ def docs_command(target: Path | None, corr_dir: Path | None) -> None:
         return
     text = target.read_text(encoding="utf-8")
     updated = replace_generated_section(text, generated)
-    if updated != text:
-        target.write_text(updated, encoding="utf-8")
+    if updated != text:  # the rest of the file is the user's: it is replaced whole or not at all
+        import os
+
+        from landmark_fusion.lifetime import process_tag
+
+        partial = target.with_name(f".{target.name}.fuse-corr-docs-{process_tag()}.tmp")
+        try:
+            partial.write_text(updated, encoding="utf-8")
+            os.replace(partial, target)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
         click.echo(f"updated {target}")
     else:
         click.echo(f"{target} is up to date")

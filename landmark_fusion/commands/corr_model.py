@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import click
 
@@ -14,6 +14,8 @@ from .corr import corr
 _MODEL_HELP = ("model file: the project's npz or anything `fuse model convert` reads "
                "(e.g. ICT-FaceKit's converted ict_facekit_face.npz)")
 _TABLE_HELP = "vertex table (a YAML file or a table name); default: found by the model's name"
+_CORR_DIR_HELP = ("correspondence folder (landmarks.yaml, schemes/, models/); default: "
+                  "$LANDMARK_FUSION_CORRESPONDENCES or the installed data")
 
 
 def _load(model_path: str, table: str | None, corr_dir: str | None):
@@ -87,14 +89,19 @@ def faces_from_shards(path: str, limit: int = 0):
     from ..facemodel.fit import AnnotatedFaces
     from ..shards import open_shards
 
-    shard = open_shards(path)
     pts, mask, src = [], [], []
-    for _, cols in shard.iter_columns(("landmarks", "mask", "source")):
-        pts.append(cols["landmarks"])
-        mask.append(cols["mask"])
-        src.append(cols["source"])
-        if limit and sum(len(p) for p in pts) >= limit:
-            break
+    try:
+        shard = open_shards(path)
+        for _, cols in shard.iter_columns(("landmarks", "mask", "source")):
+            pts.append(cols["landmarks"])
+            mask.append(cols["mask"])
+            src.append(cols["source"])
+            if limit and sum(len(p) for p in pts) >= limit:
+                break
+    except (OSError, ValueError, KeyError) as error:
+        raise click.ClickException(f"{path}: cannot read shards ({error})") from None
+    if not pts:
+        raise click.ClickException(f"{path}: the shards hold no faces")
     points = np.concatenate(pts)[: limit or None].astype(np.float32)
     return AnnotatedFaces(list(shard.landmark_names), points, np.concatenate(mask)[: limit or None],
                           np.concatenate(src)[: limit or None].astype(np.int64), list(shard.source_names))
@@ -165,6 +172,30 @@ def validate_model(model_path: str, table: str | None, schemes: tuple[str, ...],
         sys.exit(1)
 
 
+def validate_table(table: str, corr_dir: Any) -> None:
+    """``--table`` without ``--model``: parse the table (a file or a table name of the folder) and
+    check its names against the vocabulary and its vertices against its ``num_vertices``; exit
+    status 1 on problems."""
+    from ..facemodel.tables import read_table, table_path, table_problems
+    from ..vocabulary import load_vocabulary
+
+    corr_dir = None if corr_dir is None else str(corr_dir)
+    candidate = Path(table)
+    path = candidate if candidate.suffix in (".yaml", ".yml") or candidate.exists() \
+        else table_path(table, corr_dir)
+    if not path.is_file():
+        raise click.ClickException(f"{path}: no such table file")
+    tab = read_table(path)
+    problems = table_problems(tab, load_vocabulary(corr_dir).names)
+    for problem in problems:
+        click.echo(f"  problem: {problem}", err=True)
+    if problems:
+        click.echo(f"{len(problems)} problem(s) in {path}", err=True)
+        sys.exit(1)
+    click.echo(f"OK: {path}: {len(tab)} entries ({sum(e.estimated for e in tab.values())} "
+               f"estimated) for model {tab.model}")
+
+
 # ----------------------------------------------------------------------------------------------
 # check
 # ----------------------------------------------------------------------------------------------
@@ -173,7 +204,8 @@ def validate_model(model_path: str, table: str | None, schemes: tuple[str, ...],
 @click.option("--model", "model_path", required=True, type=click.Path(exists=True), help=_MODEL_HELP)
 @click.option("--table", default=None, help=_TABLE_HELP)
 @_data_options
-@click.option("--corr-dir", default=None, type=click.Path(file_okay=False))
+@click.option("--corr-dir", default=None, type=click.Path(exists=True, file_okay=False),
+              help=_CORR_DIR_HELP)
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="write a bar chart PNG")
 def check(model_path: str, table: str | None, roots: str | None, sources: str | None,
@@ -181,7 +213,10 @@ def check(model_path: str, table: str | None, roots: str | None, sources: str | 
     """Fit the model to every face and report each landmark's residual (mean, median, in % of the
     face size), worst first; flagged entries stand out from the rest (a wrong vertex?)."""
     from ..facemodel.fit import landmark_residuals
+    from ..figures import check_figure_path
 
+    if plot:
+        check_figure_path(plot)
     model, tab = _load(model_path, table, corr_dir)
     faces = _faces(roots, sources, shards, limit, corr_dir)
     if len(faces) == 0:
@@ -215,6 +250,8 @@ def _plot_residuals(report, path: str, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from ..figures import save_figure
+
     rows = report.rows()
     fig, ax = plt.subplots(figsize=(max(6, 0.22 * len(rows) + 2), 5))
     colors = ["tab:red" if r["flagged"] else "tab:blue" for r in rows]
@@ -226,8 +263,10 @@ def _plot_residuals(report, path: str, title: str) -> None:
     ax.set_title(f"{title} (NME {report.nme:.2f} %, red = stands out)")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        save_figure(fig, path, dpi=100)
+    finally:
+        plt.close(fig)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -240,21 +279,31 @@ def _plot_residuals(report, path: str, title: str) -> None:
 @click.option("--landmark", "landmarks", multiple=True, required=True,
               help="canonical name to estimate (repeat for several; they are fitted without each other)")
 @_data_options
-@click.option("--corr-dir", default=None, type=click.Path(file_okay=False))
+@click.option("--corr-dir", default=None, type=click.Path(exists=True, file_okay=False),
+              help=_CORR_DIR_HELP)
 @click.option("--min-faces", type=int, default=3, show_default=True)
-@click.option("--write/--dry-run", default=True, show_default=True,
-              help="write the vertex into the table file (marked estimated)")
+@click.option("--write/--dry-run", default=False, show_default=True,
+              help="write the vertex into the table (marked estimated): the table of --corr-dir, or "
+                   "--table FILE; the installed tables are never modified (make an editable copy "
+                   "with `fuse corr init DIR`)")
 def suggest(model_path: str, table: str | None, landmarks: tuple[str, ...], roots: str | None,
             sources: str | None, shards: str | None, limit: int, corr_dir: str | None, min_faces: int,
             write: bool) -> None:
     """Estimate landmark vertices from annotated faces: fit on the other landmarks, back-project the
-    annotated point onto the fitted mesh, keep the vertex with the least reprojection error over
-    all faces, and write it into the table marked estimated (with the data it came from)."""
+    annotated point onto the fitted mesh and keep the vertex with the least reprojection error over
+    all faces. Prints the candidates; with --write, also writes the vertex into the table marked
+    estimated (with the data it came from) — only into a table of your own correspondence folder."""
     from ..facemodel.fit import suggest_vertices
     from ..facemodel.tables import TableEntry, write_entry
+    from ..paths import is_installed_copy
     from ..vocabulary import load_vocabulary
 
     model, tab = _load(model_path, table, corr_dir)
+    if write and (tab.path is None or is_installed_copy(tab.path)):
+        raise click.ClickException(
+            f"--write would modify {tab.path}, a table installed with the package; those are never "
+            "changed by a command. Make an editable copy with `fuse corr init DIR` and pass "
+            "--corr-dir DIR (or --table DIR/models/<table>.yaml)")
     faces = _faces(roots, sources, shards, limit, corr_dir)
     unknown = [n for n in landmarks if n not in faces.names]
     if unknown:
@@ -277,6 +326,8 @@ def suggest(model_path: str, table: str | None, landmarks: tuple[str, ...], root
             write_entry(tab.path, entry, order)
     if write:
         click.echo(f"written to {tab.path}")
+    else:
+        click.echo(f"nothing written (pass --write to put these into {tab.path})")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -289,6 +340,9 @@ def show_on_model(scheme_name: str, model_path: str, table: str | None, png: str
     scheme keeps, labelled, into ``--png``."""
     if not png:
         raise click.UsageError("--model needs --png OUT.png")
+    from ..figures import check_figure_path
+
+    check_figure_path(png)
     scheme = scheme_name
     corr_dir = None if corr_dir is None else str(corr_dir)
     from ..facemodel.render_landmarks import render_landmarks
@@ -306,9 +360,11 @@ def show_on_model(scheme_name: str, model_path: str, table: str | None, png: str
 # `show` and `validate` exist for the schemes (commands/corr.py); --model adds the model tables
 # ----------------------------------------------------------------------------------------------
 
-def _extend(name: str, options: list[click.Option], handler, note: str) -> None:
+def _extend(name: str, options: list[click.Option], handler, note: str,
+            without_model: tuple[str, Callable[..., Any]] | None = None) -> None:
     """Add ``options`` to the existing ``corr`` sub-command ``name``; when ``--model`` is given,
-    ``handler`` runs instead of the original callback."""
+    ``handler`` runs instead of the original callback. ``without_model``: (option, handler) for an
+    option that has a meaning of its own without ``--model``."""
     command = corr.commands[name]
     original = command.callback
     own = [o.name for o in options]
@@ -319,6 +375,8 @@ def _extend(name: str, options: list[click.Option], handler, note: str) -> None:
         extra = {k: kwargs.pop(k) for k in own}
         if extra.get("model_path") is None:
             used = [k for k, v in extra.items() if v not in (None, False, ())]
+            if without_model is not None and without_model[0] in used:
+                return without_model[1](**kwargs, **extra)
             if used:
                 raise click.UsageError(f"{', '.join('--' + u.replace('_', '-') for u in used)} need --model")
             return original(**kwargs)
@@ -347,4 +405,6 @@ _extend("validate", [_model_option(), _table_option(),
                      click.Option(["--json", "as_json"], is_flag=True, help="with --model: JSON output")],
         lambda corr_dir, **kw: validate_model(corr_dir=corr_dir, **kw),
         "With --model M: which landmarks kept by each scheme have no vertex in the model's table "
-        "(and the table's own problems).")
+        "(and the table's own problems). With --table T alone: the table file itself (its YAML, "
+        "its entries, names the vocabulary does not know).",
+        without_model=("table", lambda corr_dir, table, **kw: validate_table(table, corr_dir)))

@@ -1,9 +1,44 @@
-"""`fuse demo`: the whole pipeline offline on synthetic mini-databases in every native format."""
+"""`fuse demo`: the whole pipeline offline on synthetic mini-databases in every native format.
+
+The demo writes many files into its folder (and replaces those of an earlier demo there), so it runs
+only in a new or empty folder or in one an earlier ``fuse demo`` made (marked by :data:`MARKER`,
+written before anything else). What it needs from the user — the correspondence data, a ``--model``
+and its vertex table — is checked before anything is rendered, so a broken file ends it with one
+message instead of failing inside the rendering processes.
+"""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
+
+#: The file that marks a folder as made by `fuse demo`.
+MARKER = ".fuse-demo.json"
+
+
+def claim_folder(out: Path) -> None:
+    """Make ``out`` the demo's folder, or refuse one that holds anything but an earlier demo."""
+    if out.is_symlink() or out.is_file():
+        raise click.ClickException(f"{out} is not a folder; give a new or empty folder for the demo")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+        raise click.ClickException(f"{out} is not empty and was not made by fuse demo; nothing was "
+                                   "written: give a new or empty folder (the demo writes many "
+                                   "files there)")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text(json.dumps({"written_by": "fuse demo"}) + "\n", encoding="utf-8")
+
+
+def check_inputs(model_path: Path | None) -> None:
+    """Load what the rendering processes will load, so that a broken file fails here, once."""
+    from ..vocabulary import canonical_landmarks
+
+    canonical_landmarks()
+    if model_path is not None:
+        from ..facemodel import load_model
+        from ..facemodel.tables import table_for
+
+        table_for(load_model(model_path))
 
 
 @click.command("demo")
@@ -35,6 +70,8 @@ def demo(out: Path, faces: int, model_path: Path | None, seed: int, no_train: bo
     """
     from ..demo.run import TrainSettings, run_demo
 
+    check_inputs(model_path)
+    claim_folder(out)
     settings = TrainSettings(train_steps, None if train_width is None else float(train_width), train_batch)
     result = run_demo(out, faces=faces, model_path=None if model_path is None else str(model_path),
                       seed=seed, train=not no_train, workers=workers, progress=progress, log=click.echo,

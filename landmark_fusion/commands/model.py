@@ -18,6 +18,41 @@ def _options(expression, trim_index, exp_std, blendshapes, region, name) -> dict
     return {k: v for k, v in opts.items() if v is not None}
 
 
+def check_out(out: Path, overwrite: bool) -> None:
+    """Refuse an --out that exists unless it is a FaceModel npz and --overwrite was given."""
+    from landmark_fusion.facemodel.model import is_facemodel_npz
+    from landmark_fusion.safeload import ArrayFileError, open_npz
+
+    if not (out.exists() or out.is_symlink()):
+        return
+    try:
+        with open_npz(out) as existing:
+            ours = not out.is_symlink() and out.is_file() and is_facemodel_npz(existing)
+    except (ArrayFileError, OSError, ValueError):
+        ours = False
+    if not ours:
+        raise click.ClickException(f"{out} exists and is not a model file written by fuse model "
+                                   "convert; nothing was changed: choose another --out")
+    if not overwrite:
+        raise click.ClickException(f"{out} exists; pass --overwrite to replace it")
+
+
+def save_model(m, out: Path) -> None:
+    """Write ``m`` to a temporary name beside ``out`` and rename it into place when complete."""
+    import os
+
+    from landmark_fusion.lifetime import process_tag
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.fuse-model-{process_tag()}.tmp")
+    try:
+        m.save(partial)
+        os.replace(partial, out)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
 @model.command("convert")
 @click.argument("src", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
@@ -38,18 +73,25 @@ def _options(expression, trim_index, exp_std, blendshapes, region, name) -> dict
               help="Store lengths in these units (default: the source's).")
 @click.option("--name", default=None, help="Model name stored in the file.")
 @click.option("--allow-pickle", is_flag=True, help="Allow pickle inputs (they can run code when read).")
+@click.option("--overwrite", is_flag=True,
+              help="Replace --out if it is a model file written by fuse model convert.")
 def convert(src, out, n_id, n_exp, expression, trim_index, exp_std, blendshapes, region, units,
-            name, allow_pickle) -> None:
-    """Convert SRC (eos .bin, BFM .mat/.h5, ICT folder or npz, 3DDFA folder) to --out model.npz."""
-    from landmark_fusion.facemodel import FaceModelError, load_model
+            name, allow_pickle, overwrite) -> None:
+    """Convert SRC (eos .bin, BFM .mat/.h5, ICT folder or npz, 3DDFA folder) to --out model.npz.
 
+    An existing --out is replaced only with --overwrite, and only when it is a model file of this
+    format; the new file appears only once it is complete.
+    """
+    from landmark_fusion.facemodel import FaceModelError, load_model
+    from landmark_fusion.safeload import ArrayFileError
+
+    check_out(out, overwrite)
     try:
         m = load_model(src, allow_pickle=allow_pickle, num_id=n_id, num_exp=n_exp, units=units,
                        **_options(expression, trim_index, exp_std, blendshapes, region, name))
-    except (FaceModelError, OSError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    out.parent.mkdir(parents=True, exist_ok=True)
-    m.save(out)
+    except (FaceModelError, ArrayFileError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    save_model(m, out)
     s = m.summary()
     click.echo(f"{out}: {s['vertices']} vertices, {s['triangles']} triangles, "
                f"{s['identity_components']} identity + {s['expression_components']} "
@@ -63,11 +105,12 @@ def convert(src, out, n_id, n_exp, expression, trim_index, exp_std, blendshapes,
 def info(path, allow_pickle, as_json) -> None:
     """Vertices, components, units and bounding box of PATH (any file `convert` reads)."""
     from landmark_fusion.facemodel import FaceModelError, load_model
+    from landmark_fusion.safeload import ArrayFileError
 
     try:
         m = load_model(path, allow_pickle=allow_pickle)
-    except (FaceModelError, OSError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    except (FaceModelError, ArrayFileError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
     s = m.summary()
     s["format"] = m.metadata.get("format_detected")
     if as_json:

@@ -14,7 +14,6 @@ from typing import Callable
 from .databases import DATABASES, Job, plan_jobs, render_job, write_database
 
 
-
 @dataclass
 class TrainSettings:
     """Size of the demo's short training; None keeps the trainer's demo defaults (trainer/demo.py)."""
@@ -55,26 +54,46 @@ def render_all(jobs: list[Job], model_path: str | None, workers: int, progress: 
     """Render every job, in worker processes when ``workers`` > 1, with a progress bar."""
     from functools import partial
 
-    from tqdm import tqdm
+    from ..progress import progress as progress_bar
 
-    bar = tqdm(total=len(jobs), desc="render", unit="job", disable=not progress)
+    bar = progress_bar(total=len(jobs), desc="render", unit="job", disable=not progress)
     results: list = [None] * len(jobs)
     task = partial(render_job, model_path=model_path)
     if workers > 1:
+        import os
         from concurrent.futures import ProcessPoolExecutor
 
-        from .databases import _init
+        from ..lifetime import signals_deferred
 
-        with ProcessPoolExecutor(workers, initializer=_init, initargs=(model_path,)) as pool:
-            for i, faces in enumerate(pool.map(task, jobs, chunksize=4)):
+        pool = ProcessPoolExecutor(workers, initializer=_init_renderer, initargs=(model_path, os.getpid()))
+        try:
+            with signals_deferred():  # the processes are forked here
+                rendered = pool.map(task, jobs, chunksize=4)
+            for i, faces in enumerate(rendered):
                 results[i] = faces
                 bar.update()
+        finally:  # stopped (Ctrl-C, SIGTERM) or failed: the jobs not yet rendered are dropped
+            pool.shutdown(wait=True, cancel_futures=True)
     else:
         for i, job in enumerate(jobs):
             results[i] = task(job)
             bar.update()
     bar.close()
     return results
+
+
+def _init_renderer(model_path: str | None, parent: int) -> None:
+    """A rendering process: ends with the demo (also after SIGKILL), leaves Ctrl-C to it."""
+    import signal
+
+    from ..lifetime import TERMINATING, end_with
+    from .databases import _init
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for number in TERMINATING:  # a forked process inherits the demo's handlers: back to the default
+        signal.signal(number, signal.SIG_DFL)
+    end_with(parent)
+    _init(model_path)
 
 
 def write_roots(out: Path, entries: dict[str, dict]) -> Path:
@@ -120,7 +139,9 @@ def run_demo(out: str | Path, faces: int = 300, model_path: str | None = None, s
     t0 = time.perf_counter()
     shards = out / "fused.h5"
     roots = list(load_roots(roots_path).values())
-    report = build_shards(roots, shards, BuildSettings(workers=workers if workers > 1 else 0, progress=progress))
+    settings = BuildSettings(workers=workers if workers > 1 else 0, progress=progress,
+                             overwrite=True)  # the demo's own folder: its earlier shards go
+    report = build_shards(roots, shards, settings)
     log(report.table())
     result.outputs["fused shards"] = shards
     result.seconds["build"] = time.perf_counter() - t0
@@ -232,8 +253,12 @@ def _train(shards: Path, out: Path, roots: dict[str, Path], model_path: str | No
             if value is not None for arg in (name, str(value))]
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, bufsize=1) as child:
         assert child.stdout is not None
-        for line in child.stdout:
-            log(line.rstrip("\n"))
+        try:
+            for line in child.stdout:
+                log(line.rstrip("\n"))
+        except BaseException:  # the demo is stopped (SIGTERM reaches only this process): so is its child
+            child.terminate()
+            raise
     if child.returncode != 0:
         how = (f"was killed by signal {-child.returncode}" if child.returncode < 0
                else f"failed with exit code {child.returncode}")

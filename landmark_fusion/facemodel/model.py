@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from ..safeload import ArrayFileError, open_npz
+
 FORMAT_NAME = "landmark_fusion.facemodel"
 FORMAT_VERSION = 1
 EXPRESSION_KINDS = ("pca", "blendshapes")
@@ -26,6 +28,11 @@ MM_PER_UNIT = {"um": 1e-3, "mm": 1.0, "cm": 10.0, "dm": 100.0, "m": 1000.0}
 
 class FaceModelError(ValueError):
     """A model file or array set that does not satisfy the FaceModel contract."""
+
+
+#: Arrays every file written by `FaceModel.save` holds (``exp_names`` and ``hint/*`` are optional).
+SAVED_ARRAYS = ("format", "format_version", "name", "units", "mean", "id_basis", "id_std",
+                "exp_basis", "exp_std", "exp_kind", "triangles", "metadata_json")
 
 
 @dataclass(eq=False)
@@ -192,18 +199,32 @@ class FaceModel:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "FaceModel":
-        """Read a file written by `save` (never unpickles)."""
-        with np.load(path, allow_pickle=False) as d:
+        """Read a file written by `save`. Never unpickles: a file holding pickled objects raises
+        :class:`~landmark_fusion.safeload.PickledArrayError`; a damaged or incomplete one
+        :class:`FaceModelError`, each naming the file."""
+        with open_npz(path) as d:
             if not is_facemodel_npz(d):
                 raise FaceModelError(f"{path}: not a {FORMAT_NAME} npz (no matching 'format' key)")
-            version = int(d["format_version"])
-            if version > FORMAT_VERSION:
-                raise FaceModelError(f"{path}: format_version {version} is newer than {FORMAT_VERSION}")
-            hints = {k[len("hint/"):]: d[k] for k in d.files if k.startswith("hint/")}
-            names = [str(s) for s in d["exp_names"]] if "exp_names" in d.files else None
-            return cls(str(d["name"]), str(d["units"]), d["mean"], d["id_basis"], d["id_std"],
-                       d["exp_basis"], d["exp_std"], d["triangles"], str(d["exp_kind"]), names,
-                       hints, json.loads(str(d["metadata_json"])))
+            missing = [key for key in SAVED_ARRAYS if key not in d.files]
+            if missing:
+                raise FaceModelError(f"{path}: a {FORMAT_NAME} npz without {', '.join(missing)}")
+            try:
+                version = int(d["format_version"])
+                if version > FORMAT_VERSION:
+                    raise FaceModelError(f"{path}: format_version {version} is newer than {FORMAT_VERSION}")
+                hints = {k[len("hint/"):]: d[k] for k in d.files if k.startswith("hint/")}
+                names = [str(s) for s in d["exp_names"]] if "exp_names" in d.files else None
+                return cls(str(d["name"]), str(d["units"]), d["mean"], d["id_basis"], d["id_std"],
+                           d["exp_basis"], d["exp_std"], d["triangles"], str(d["exp_kind"]), names,
+                           hints, json.loads(str(d["metadata_json"])))
+            except ArrayFileError:
+                raise
+            except FaceModelError as error:  # the arrays break the contract (shapes, units, ...)
+                if str(error).startswith(str(path)):
+                    raise
+                raise FaceModelError(f"{path}: {error}") from None
+            except (TypeError, ValueError) as error:  # e.g. text where numbers belong, bad JSON
+                raise FaceModelError(f"{path}: not a valid {FORMAT_NAME} npz ({error})") from None
 
     def summary(self) -> dict[str, Any]:
         """Counts, units and bounding box, for `fuse model info`."""

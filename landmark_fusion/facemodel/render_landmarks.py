@@ -41,6 +41,8 @@ def render_landmarks(model: Any, table: Any, names: Sequence[str], path: str | o
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from ..figures import save_figure
+
     if regions is None:
         try:
             from ..vocabulary import load_vocabulary
@@ -96,6 +98,8 @@ def render_landmarks(model: Any, table: Any, names: Sequence[str], path: str | o
     fig.suptitle(title or f"{getattr(model, 'name', 'model')}: landmark vertices "
                  "(number = position in the list; hollow = hidden in this view)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        save_figure(fig, path, dpi=110)
+    finally:
+        plt.close(fig)
     return missing

@@ -113,41 +113,59 @@ def list_tables(corr_dir: str | os.PathLike | None = None) -> list[str]:
 
 
 def read_table(path: str | os.PathLike) -> ModelTable:
-    """Parse one table file; raises :class:`TableError` naming the file and the entry at fault."""
+    """Parse one table file; raises :class:`TableError` naming the file, the line and the entry at
+    fault (``FILE:LINE: message``)."""
+    from ..vocabulary import line_of, read_yaml_with_lines
+
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise TableError(f"{path}: cannot read ({error})") from None
-    except yaml.YAMLError as error:
-        raise TableError(f"{path}: not valid YAML ({error})") from None
+    data, problem = read_yaml_with_lines(path)
+    if problem is not None:
+        raise TableError(str(problem))
+
+    def fail(line: int, message: str) -> TableError:
+        return TableError(f"{path}:{line}: {message}" if line else f"{path}: {message}")
+
     if not isinstance(data, dict):
-        raise TableError(f"{path}: expected a mapping at the top level")
+        raise fail(1, "expected a mapping at the top level (model, landmarks, ...)")
     unknown = set(data) - _TOP_KEYS
     if unknown:
-        raise TableError(f"{path}: unknown keys {sorted(unknown)}; allowed: {sorted(_TOP_KEYS)}")
+        key = sorted(unknown, key=str)[0]
+        raise fail(line_of(data, key), f"unknown keys {sorted(map(str, unknown))}; allowed: "
+                                       f"{sorted(_TOP_KEYS)}")
     raw = data.get("landmarks") or {}
     if not isinstance(raw, dict):
-        raise TableError(f"{path}: 'landmarks' must be a mapping name -> entry")
-    entries = {str(name): _parse_entry(path, str(name), value) for name, value in raw.items()}
+        raise fail(line_of(data, "landmarks"), "'landmarks' must be a mapping name -> entry")
+    entries = {}
+    for name, value in raw.items():
+        try:
+            entries[str(name)] = _parse_entry(path, str(name), value)
+        except TableError as error:
+            raise fail(line_of(raw, name), str(error)) from None
     n = data.get("num_vertices")
-    if n is not None and (not isinstance(n, int) or n <= 0):
-        raise TableError(f"{path}: num_vertices must be a positive integer, got {n!r}")
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n <= 0):
+        raise fail(line_of(data, "num_vertices"), f"num_vertices must be a positive integer, got {n!r}")
+    names = data.get("model_names") or []
+    if not isinstance(names, list):
+        raise fail(line_of(data, "model_names"), "'model_names' must be a list of model names")
+    contours = data.get("contours") or {}
+    if not isinstance(contours, dict):
+        raise fail(line_of(data, "contours"), "'contours' must be a mapping")
     return ModelTable(model=str(data.get("model") or path.stem), path=path,
                       description=str(data.get("description") or ""),
-                      model_names=[str(s) for s in data.get("model_names") or []],
-                      num_vertices=n, entries=entries, contours=dict(data.get("contours") or {}))
+                      model_names=[str(s) for s in names],
+                      num_vertices=n, entries=entries, contours=dict(contours))
 
 
 def _parse_entry(path: Path, name: str, value: Any) -> TableEntry:
-    where = f"{path}: landmark {name}"
+    """One entry; a :class:`TableError` without the file (the caller adds file and line)."""
+    where = f"landmark {name}"
     if isinstance(value, int) and not isinstance(value, bool):
         raise TableError(f"{where}: give {{vertex: {value}, source: ...}} (every entry names its source)")
     if not isinstance(value, dict):
         raise TableError(f"{where}: expected {{vertex: N, source: \"...\"}}, got {value!r}")
     unknown = set(value) - _ENTRY_KEYS
     if unknown:
-        raise TableError(f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(_ENTRY_KEYS)}")
+        raise TableError(f"{where}: unknown keys {sorted(map(str, unknown))}; allowed: {sorted(_ENTRY_KEYS)}")
     vertex = value.get("vertex")
     if not isinstance(vertex, int) or isinstance(vertex, bool) or vertex < 0:
         raise TableError(f"{where}: vertex must be a non-negative integer, got {vertex!r}")
@@ -163,6 +181,8 @@ def _parse_entry(path: Path, name: str, value: Any) -> TableEntry:
             raise TableError(f"{where}: alternatives are {{vertex: N, source: \"...\"}}, got {alt!r}")
         alternatives.append((int(alt["vertex"]), str(alt.get("source", ""))))
     error = value.get("error")
+    if error is not None and (isinstance(error, bool) or not isinstance(error, (int, float))):
+        raise TableError(f"{where}: error must be a number (% of the face size), got {error!r}")
     return TableEntry(name, int(vertex), source.strip(), estimated,
                       None if value.get("data") is None else str(value["data"]),
                       None if error is None else float(error), tuple(alternatives))

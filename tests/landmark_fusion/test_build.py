@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from landmark_fusion import build_worker
 from landmark_fusion.build import BuildSettings, build_shards, report_paths
+from landmark_fusion.build_output import OutputError
 from landmark_fusion.commands import fuse
 from landmark_fusion.crop import apply_affine
 from landmark_fusion.roots import Root
@@ -210,12 +211,19 @@ def test_failure_while_writing_leaves_no_file(tmp_path, samples_dir, monkeypatch
 
 def test_limit_crop_size_and_replacing_an_old_output(tmp_path, samples_dir):
     out = tmp_path / "fused.h5"
-    out.write_bytes(b"old")
-    report = build_shards([Root("300w", samples_dir / "300W")], out,
-                          BuildSettings(workers=0, progress=False, limit=2, crop_size=64))
+    roots = [Root("300w", samples_dir / "300W")]
+    build_shards(roots, out, BuildSettings(workers=0, progress=False, limit=1))
+    with pytest.raises(OutputError, match="pass --overwrite"):
+        build_shards(roots, out, BuildSettings(workers=0, progress=False, limit=2, crop_size=64))
+    report = build_shards(roots, out, BuildSettings(workers=0, progress=False, limit=2, crop_size=64,
+                                                    overwrite=True))
     assert report.items["300w"] == 2
     with h5py.File(out, "r") as f:
         assert f["images"].shape == (2, 64, 64, 3) and int(f.attrs["crop_size"]) == 64
+    out.write_bytes(b"not ours")  # anything else at OUT is never replaced, --overwrite or not
+    with pytest.raises(OutputError, match="was not written by fuse build"):
+        build_shards(roots, out, BuildSettings(workers=0, progress=False, overwrite=True))
+    assert out.read_bytes() == b"not ours"
 
 
 def test_bad_roots_are_usage_errors(tmp_path):

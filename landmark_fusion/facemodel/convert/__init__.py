@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ...safeload import ArrayFileError, open_npz
 from ..model import FaceModel, FaceModelError, is_facemodel_npz
 from .common import PickleRefusedError, is_pickle_path, load_pickle
 
@@ -38,7 +39,7 @@ def detect_format(path: str | os.PathLike) -> str:
     if suffix == ".npz":
         from .ict import is_ict_npz
 
-        with np.load(path, allow_pickle=False) as d:
+        with open_npz(path) as d:
             if is_facemodel_npz(d):
                 return "facemodel-npz"
             if is_ict_npz(d):
@@ -78,39 +79,50 @@ def load_model(path: str | os.PathLike, allow_pickle: bool = False, num_id: int 
     ``region`` for the ICT folder; ``name``).
     """
     path = Path(path)
-    fmt = detect_format(path)
+    fmt = "a model file"
+    try:
+        fmt = detect_format(path)
+        model = _convert(path, fmt, allow_pickle, num_id, num_exp, options)
+    except (FaceModelError, ArrayFileError, FileNotFoundError, PermissionError, IsADirectoryError):
+        raise
+    except Exception as error:  # noqa: BLE001 - scipy, h5py, struct, zip: each raises its own kind
+        # a damaged or truncated file inside a converter's parser
+        raise FaceModelError(f"{path}: cannot read it as {fmt} ({type(error).__name__}: {error})") from None
+    model.metadata.setdefault("format_detected", fmt)
+    return model.to_units(units) if units else model
+
+
+def _convert(path: Path, fmt: str, allow_pickle: bool, num_id: int | None, num_exp: int | None,
+             options: dict[str, Any]) -> FaceModel:
+    """The converter of ``fmt`` applied to ``path``."""
     if fmt == "facemodel-npz":
         model = FaceModel.load(path)
-        if num_id is not None or num_exp is not None:
-            model = model.truncate(num_id, num_exp)
-    elif fmt == "ict-npz":
+        return model.truncate(num_id, num_exp) if num_id is not None or num_exp is not None else model
+    if fmt == "ict-npz":
         from .ict import convert_ict_npz
 
-        model = convert_ict_npz(path, num_id, num_exp, **options)
-    elif fmt == "ict-folder":
+        return convert_ict_npz(path, num_id, num_exp, **options)
+    if fmt == "ict-folder":
         from .ict import convert_ict_folder
 
-        model = convert_ict_folder(path, num_id=num_id, num_exp=num_exp, **options)
-    elif fmt == "eos":
+        return convert_ict_folder(path, num_id=num_id, num_exp=num_exp, **options)
+    if fmt == "eos":
         from .eos import convert_eos
 
-        model = convert_eos(path, num_id=num_id, num_exp=num_exp, **options)
-    elif fmt == "bfm2009":
+        return convert_eos(path, num_id=num_id, num_exp=num_exp, **options)
+    if fmt == "bfm2009":
         from .bfm import convert_bfm2009
 
-        model = convert_bfm2009(path, num_id=num_id, num_exp=num_exp, **options)
-    elif fmt == "bfm2017":
+        return convert_bfm2009(path, num_id=num_id, num_exp=num_exp, **options)
+    if fmt == "bfm2017":
         from .bfm import convert_bfm2017
 
-        model = convert_bfm2017(path, num_id=num_id, num_exp=num_exp, **options)
-    elif fmt == "3ddfa":
+        return convert_bfm2017(path, num_id=num_id, num_exp=num_exp, **options)
+    if fmt == "3ddfa":
         from .ddfa import convert_ddfa_folder
 
         folder = path if path.is_dir() else path.parent
-        model = convert_ddfa_folder(folder, allow_pickle, num_id, num_exp, **options)
-    else:
-        from .ddfa import convert_ddfa_pickle
+        return convert_ddfa_folder(folder, allow_pickle, num_id, num_exp, **options)
+    from .ddfa import convert_ddfa_pickle
 
-        model = convert_ddfa_pickle(path, allow_pickle, num_id, num_exp, **options)
-    model.metadata.setdefault("format_detected", fmt)
-    return model.to_units(units) if units else model
+    return convert_ddfa_pickle(path, allow_pickle, num_id, num_exp, **options)

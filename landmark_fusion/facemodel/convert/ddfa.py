@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...safeload import load_npy
 from ..model import FaceModel, FaceModelError
 from .common import (PAPER_NUM_EXP, PAPER_NUM_ID, component_count, load_pickle, points,
                      scaled_basis, triangles_from)
@@ -54,18 +55,18 @@ def convert_ddfa_folder(folder: str | os.PathLike, allow_pickle: bool = False,
     folder = Path(folder)
     import scipy.io
 
-    u = np.load(folder / "u_shp.npy", allow_pickle=False).astype(np.float64).reshape(-1)
+    u = load_npy(folder / "u_shp.npy").astype(np.float64).reshape(-1)
     if (folder / "u_exp.npy").exists():
-        u = u + np.load(folder / "u_exp.npy", allow_pickle=False).astype(np.float64).reshape(-1)
+        u = u + load_npy(folder / "u_exp.npy").astype(np.float64).reshape(-1)
     bases = {}
     for key, names in BASIS_NAMES.items():
         found = [folder / nm for nm in names if (folder / nm).exists()]
-        bases[key] = np.load(found[0], allow_pickle=False) if found else None
+        bases[key] = load_npy(found[0]) if found else None
     tri_path = folder / "tri.mat"
     if not tri_path.exists():
         raise FaceModelError(f"{folder}: no tri.mat")
     tri = scipy.io.loadmat(str(tri_path))["tri"]
-    kp = np.load(folder / "keypoints_sim.npy") if (folder / "keypoints_sim.npy").exists() else None
+    kp = load_npy(folder / "keypoints_sim.npy") if (folder / "keypoints_sim.npy").exists() else None
     std = _param_std(folder, allow_pickle) if any(b is not None for b in bases.values()) else None
     return _build(u, bases["w_shp"], bases["w_exp"], tri, True, kp, std, num_id, num_exp,
                   name or "bfm_3ddfa", {"source": str(folder), "source_format": "3DDFA folder"})

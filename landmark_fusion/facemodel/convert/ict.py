@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...safeload import open_npz
 from ..model import FaceModel, FaceModelError
 from .common import PAPER_NUM_ID, component_count, triangles_from
 
@@ -128,7 +129,7 @@ def convert_ict_npz(path: str | os.PathLike, num_id: int | None = None, num_exp:
                     name: str | None = None, narrow: bool = False) -> FaceModel:
     """The converted face-region npz (ict-facekit README) as a `FaceModel` (float16 modes → float32)."""
     path = Path(path)
-    with np.load(path, allow_pickle=False) as d:
+    with open_npz(path) as d:
         if not is_ict_npz(d):
             raise FaceModelError(f"{path}: missing ICT npz keys {[k for k in ICT_NPZ_KEYS if k not in d.files]}")
         a = {key: d[key] for key in d.files}

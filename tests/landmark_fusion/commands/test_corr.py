@@ -5,6 +5,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from landmark_fusion.commands import fuse
@@ -98,3 +99,146 @@ def test_docs_write(tmp_path: Path) -> None:
     assert text.startswith("intro\n") and text.endswith(f"{DOCS_END}\nend\n") and "old" not in text
     assert "### wflw98" in text
     assert _run("docs", "--write", str(target)).output.strip().endswith("is up to date")
+
+
+# ----------------------------------------------------------------------------- editable copies
+
+def test_init_copies_the_installed_data_and_refuses_a_used_folder(tmp_path) -> None:
+    from landmark_fusion.paths import installed_correspondences
+
+    result = _run("init", str(tmp_path / "mine"))
+    assert result.exit_code == 0, result.output
+    installed = installed_correspondences()
+    copied = sorted(p.relative_to(tmp_path / "mine").as_posix() for p in (tmp_path / "mine").rglob("*.yaml"))
+    assert copied == sorted(p.relative_to(installed).as_posix() for p in installed.rglob("*.yaml"))
+    assert _run("validate", "--corr-dir", str(tmp_path / "mine")).exit_code == 0
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "notes.txt").write_text("mine")
+    refused = _run("init", str(tmp_path / "used"))
+    assert refused.exit_code == 1 and "not an empty folder" in refused.output
+    assert sorted(p.name for p in (tmp_path / "used").iterdir()) == ["notes.txt"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def _drop_subnasale(folder: Path) -> None:
+    """ibug68 without nose_subnasale (index 33), still a valid scheme."""
+    path = folder / "schemes" / "ibug68.yaml"
+    text = path.read_text()
+    text = text.replace("  - {index: 33, name: nose_subnasale}",
+                        '  - {index: 33, drop: {rule: 3, reason: "left out in this copy"}, '
+                        'mirror_index: 33, describes: "subnasale"}')
+    path.write_text(text.replace("expected_kept: 52", "expected_kept: 51"))
+
+
+def _subnasale_marked(out: Path) -> bool:
+    from landmark_fusion.shards import open_shards
+
+    shards = open_shards(out)
+    column = list(shards.landmark_names).index("nose_subnasale")
+    return bool(shards.get_batch(list(range(len(shards))))["mask"][:, column].any())
+
+
+def test_build_uses_one_folder_everywhere_and_reports_it(tmp_path, demo_roots, monkeypatch) -> None:
+    import hashlib
+    import json
+
+    from landmark_fusion.paths import ENV_VAR
+
+    mine = tmp_path / "mine"
+    assert _run("init", str(mine)).exit_code == 0
+    _drop_subnasale(mine)
+    assert _run("validate", "--corr-dir", str(mine)).exit_code == 0
+
+    def build(out: str, *extra: str):
+        result = CliRunner().invoke(fuse, ["build", "--roots", str(demo_roots), "--out", str(tmp_path / out),
+                                           "--workers", "2", "--limit", "16", "--no-progress", *extra])
+        assert result.exit_code == 0, result.output
+        return json.loads((tmp_path / f"{out}.report.json").read_text())
+
+    report = build("chosen.h5", "--corr-dir", str(mine))  # the workers see the copy, not the default
+    assert not _subnasale_marked(tmp_path / "chosen.h5")
+    assert report["correspondences"]["folder"] == str(mine.resolve())
+    hashes = report["correspondences"]["sha256"]
+    assert sorted(hashes) == ["landmarks.yaml"] + [f"schemes/{p.name}" for p in sorted((mine / "schemes").glob("*.yaml"))]
+    assert hashes["schemes/ibug68.yaml"] == hashlib.sha256((mine / "schemes/ibug68.yaml").read_bytes()).hexdigest()
+    # the environment variable, changed between two builds of one process, reaches the workers too
+    monkeypatch.setenv(ENV_VAR, str(mine))
+    build("from_env.h5")
+    assert not _subnasale_marked(tmp_path / "from_env.h5")
+    monkeypatch.delenv(ENV_VAR)
+    report = build("installed.h5")
+    assert _subnasale_marked(tmp_path / "installed.h5")
+    assert report["correspondences"]["folder"] == str(correspondences_dir().resolve())
+
+
+def _broken(tmp_path: Path, name: str) -> tuple[Path, str]:
+    """A copy with one broken file, and the FILE:LINE the message must name."""
+    copy = tmp_path / f"broken-{name}"
+    assert _run("init", str(copy)).exit_code == 0
+    if name == "scheme":
+        path = copy / "schemes" / "ibug68.yaml"
+        lines = path.read_text().splitlines()
+        number = next(i for i, line in enumerate(lines) if "index: 8," in line) + 1
+        lines[number - 1] = lines[number - 1].replace("name: chin", "name: chinn")
+        path.write_text("\n".join(lines) + "\n")
+    elif name == "yaml":
+        path = copy / "landmarks.yaml"
+        lines = path.read_text().splitlines()
+        number = 20
+        lines[number - 1] = "\t- {name: broken}"  # a tab cannot start a token
+        path.write_text("\n".join(lines) + "\n")
+    else:  # not UTF-8
+        path = copy / "schemes" / "ibug68.yaml"
+        data = path.read_bytes().splitlines(keepends=True)
+        number = 5
+        data[number - 1] = b"# caf\xe9 in Latin-1\n"
+        path.write_bytes(b"".join(data))
+    return copy, f"{path}:{number}"
+
+
+COMMANDS = [["corr", "list"], ["corr", "show", "ibug68"], ["corr", "validate"], ["corr", "docs"],
+            ["build", "--out", "{tmp}/x.h5", "--workers", "0"],
+            ["demo", "--out", "{tmp}/demo", "--no-train", "--faces", "8"]]
+
+
+@pytest.mark.parametrize("kind", ["scheme", "yaml", "encoding"])
+def test_a_broken_copy_is_one_message_for_every_command(tmp_path, demo_roots, monkeypatch, kind) -> None:
+    from landmark_fusion.paths import ENV_VAR
+
+    copy, where = _broken(tmp_path, kind)
+    monkeypatch.setenv("LANDMARK_FUSION_ROOTS", str(demo_roots))
+    for how in ("env", "option"):
+        for command in COMMANDS:
+            args = [a.replace("{tmp}", str(tmp_path)) for a in command]
+            if how == "env":
+                monkeypatch.setenv(ENV_VAR, str(copy))
+            else:
+                monkeypatch.delenv(ENV_VAR, raising=False)
+                if command[0] == "demo":
+                    continue  # the demo reads the default folder only
+                args += ["--corr-dir", str(copy)]
+            result = CliRunner().invoke(fuse, args)
+            assert result.exit_code == 1, (args, result.output)
+            assert result.exception is None or isinstance(result.exception, SystemExit), (args, result.exception)
+            assert where in result.output, (args, result.output)
+    assert not (tmp_path / "x.h5").exists() and not (tmp_path / "demo").exists()
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"model: x\nlandmarks:\n\t- 1\n", ":3: YAML syntax error"),
+    (b"- a\n- b\n", ":1: expected a mapping at the top level"),
+    (b"model: x\nlandmarks:\n  chin: {vertex: -3, source: s}\n", ":3: landmark chin: vertex must be"),
+    (b"model: x\nlandmarks:\n  chin: 33\n", ":3: landmark chin: give {vertex: 33"),
+    (b"model: x\nlandmarks:\n  nochin: {vertex: 3, source: s}\n", "nochin: not a canonical landmark"),
+    (b"model: x\n\xff\n", ":2: not UTF-8 text"),
+])
+def test_validate_a_table_file_alone(tmp_path, content, message) -> None:
+    table = tmp_path / "bad.yaml"
+    table.write_bytes(content)
+    result = _run("validate", "--table", str(table))
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+    assert str(table) in result.output
+    shipped = _run("validate", "--table", str(correspondences_dir() / "models" / "sfm3448.yaml"))
+    assert shipped.exit_code == 0 and shipped.output.startswith("OK:")
+    missing = _run("validate", "--table", str(tmp_path / "nope.yaml"))
+    assert missing.exit_code == 1 and "no such table file" in missing.output

@@ -98,11 +98,12 @@ def test_suggest_writes_an_estimated_entry(tmp_path: Path, roots: str, sfm_path:
     table = tmp_path / "sfm3448.yaml"
     shutil.copy(correspondences_dir() / "models" / "sfm3448.yaml", table)
     dry = _run("corr", "suggest", "--model", sfm_path, "--table", str(table), "--landmark", "nose_tip",
-               "--roots", roots, "--sources", "aflw2000_3d", "--dry-run")
+               "--roots", roots, "--sources", "aflw2000_3d")  # a dry run unless --write is given
     assert dry.exit_code == 0, dry.output
-    assert "nose_tip: vertex" in dry.output and read_table(table)["nose_tip"].vertex == 114
+    assert "nose_tip: vertex" in dry.output and "nothing written" in dry.output
+    assert read_table(table)["nose_tip"].vertex == 114
     result = _run("corr", "suggest", "--model", sfm_path, "--table", str(table), "--landmark", "nose_tip",
-                  "--roots", roots, "--sources", "aflw2000_3d")
+                  "--roots", roots, "--sources", "aflw2000_3d", "--write")
     assert result.exit_code == 0, result.output
     entry = read_table(table)["nose_tip"]
     assert entry.estimated and entry.data == "aflw2000_3d: 5 faces"
@@ -110,3 +111,25 @@ def test_suggest_writes_an_estimated_entry(tmp_path: Path, roots: str, sfm_path:
     unknown = CliRunner().invoke(fuse, ["corr", "suggest", "--model", sfm_path, "--table", str(table),
                                         "--landmark", "ear_r", "--roots", roots, "--sources", "300w"])
     assert unknown.exit_code == 1 and "not annotated" in unknown.output
+
+
+def test_suggest_never_writes_the_installed_tables(tmp_path: Path, roots: str, sfm_path: str) -> None:
+    from landmark_fusion.paths import installed_correspondences
+
+    shipped = installed_correspondences() / "models" / "sfm3448.yaml"
+    before = shipped.read_bytes()
+    args = ["corr", "suggest", "--model", sfm_path, "--landmark", "nose_tip", "--roots", roots,
+            "--sources", "aflw2000_3d", "--write"]
+    for extra in ([], ["--table", str(shipped)], ["--table", "sfm3448"]):
+        refused = CliRunner().invoke(fuse, args + extra)
+        assert refused.exit_code == 1 and "fuse corr init" in refused.output, refused.output
+        assert "installed with the package" in refused.output
+    assert shipped.read_bytes() == before
+    # the way it is meant: an editable copy, named with --corr-dir
+    mine = tmp_path / "my-corr"
+    assert _run("corr", "init", str(mine)).exit_code == 0
+    result = _run(*args, "--corr-dir", str(mine))
+    assert result.exit_code == 0, result.output
+    assert f"written to {mine / 'models' / 'sfm3448.yaml'}" in result.output
+    assert read_table(mine / "models" / "sfm3448.yaml")["nose_tip"].estimated
+    assert shipped.read_bytes() == before

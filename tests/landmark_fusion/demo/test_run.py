@@ -39,6 +39,18 @@ def test_demo_builds_shards_with_every_source(tmp_path):
     assert (out / "contact_sheet.png").stat().st_size > 10_000
     assert "contact sheet" in result.output and str(out / "fused.h5") in result.output
     assert not (out / "training").exists() and not (out / "evaluation.csv").exists()
+    # the demo's own folder can be run again (its earlier shards are replaced); a user's cannot
+    again = CliRunner().invoke(fuse, ["demo", "--out", str(out), "--faces", "8", "--no-train",
+                                      "--workers", "1", "--no-progress", "--seed", "4"])
+    assert again.exit_code == 0, again.output
+    assert len(open_shards(out / "fused.h5")) > 0
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "training").mkdir()
+    (mine / "training" / "notes.txt").write_text("the user's")
+    refused = CliRunner().invoke(fuse, ["demo", "--out", str(mine), "--faces", "8", "--no-train"])
+    assert refused.exit_code == 1 and "was not made by fuse demo" in refused.output
+    assert sorted(p.relative_to(mine).as_posix() for p in mine.rglob("*")) == ["training", "training/notes.txt"]
 
 
 def test_demo_renders_a_converted_ict_model(tmp_path, models_dir):
@@ -116,3 +128,18 @@ def test_demo_trains_evaluates_exports_and_reconstructs(tmp_path):
     # the summary names every output
     for name in ("evaluation.csv", "network.onnx", "reconstruction.obj", "contact_sheet.png", "fused.h5"):
         assert str(out / name) in result.output
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGKILL"])
+def test_a_stopped_demo_leaves_no_process(tmp_path, processes, name):
+    """Stopped while its rendering processes run: they end with it, also after SIGKILL."""
+    import signal
+
+    demo = processes.start("demo", "--out", str(tmp_path / "demo"), "--faces", "120", "--no-train",
+                           "--workers", "2", cwd=tmp_path)
+    processes.wait_for(lambda: len(processes.session(demo.pid)) >= 3)  # the demo + 2 renderers
+    status, err = processes.stop(demo, signal.Signals[name])
+    if name == "SIGTERM":
+        assert status == 143 and "stopped by SIGTERM" in err and "Traceback" not in err, err
+    processes.wait_for(lambda: not processes.session(demo.pid), timeout=15)
