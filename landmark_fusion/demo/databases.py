@@ -1,7 +1,7 @@
 """The demo's mini-databases: how many faces each gets, which poses, sizes and splits, and the
 rendering of their faces (in worker processes) into :class:`FixtureFace` records for the writers.
 
-Each database imitates what its real counterpart is like (formats.md): 300W near-frontal photos of
+Each database imitates what its real counterpart is like (docs/formats.md): 300W near-frontal photos of
 any size with the 2-D jaw contour; 300W-LP 450-px images with profiled copies (k > 0, yaw pushed
 outwards, same person and background) and ``_Flip`` twins; AFLW2000-3D 450-px test images with the
 fixed 68 points, their depth and the 21 visible AFLW points; AFLW visible points only, over the full

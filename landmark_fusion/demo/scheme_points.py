@@ -13,7 +13,7 @@ Every native index of a scheme is produced by one of three rules:
   vertices of the named landmarks around it (3DDFA's ``benchmark_aflw.py`` uses the same means for
   AFLW: eye centre = mean of the six eye points, mouth centre = mean of the eight inner-lip points).
 
-Layouts of the contours and centres: formats.md §1.1, §2, §6, §8.
+Layouts of the contours and centres: docs/formats.md §1.1, §2, §6, §8.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """AFLW reader, for both forms the database circulates in (scheme ``aflw21``, split ``test``).
 
-**sqlite form** (the original distribution, formats.md §1.1): ``<root>/aflw.sqlite`` and the images
+**sqlite form** (the original distribution, docs/formats.md §1.1): ``<root>/aflw.sqlite`` and the images
 under ``<root>/flickr/<FaceImages.filepath>``. One item per ``Faces.face_id``.
 
 * Points: ``FeatureCoords`` rows; ``feature_id`` 1..21 → index ``feature_id - 1``; a point is visible
@@ -16,7 +16,7 @@ under ``<root>/flickr/<FaceImages.filepath>``. One item per ``Faces.face_id``.
 The sqlite connection is opened lazily in the process that reads (a connection cannot cross a
 fork) and dropped when the reader is pickled.
 
-**3DDFA form** ("AFLW 21080", the test set the paper evaluates on, formats.md §1.2):
+**3DDFA form** ("AFLW 21080", the test set the paper evaluates on, docs/formats.md §1.2):
 ``test.configs/AFLW_GT_pts21.npy`` (N, 2, 21), ``AFLW_GT_crop_roi_box.npy`` (N, 4) ``[sx, sy, ex, ey]``,
 ``AFLW_GT_crop_yaws.npy`` (N,) degrees, row order fixed by ``test.data/AFLW_GT_crop.list``, images
 ``test.data/AFLW_GT_crop/<name>`` (120x120). Missing points are (-1, 452). The points live in a
@@ -64,7 +64,7 @@ LIST_FILE = "test.data/AFLW_GT_crop.list"
 CROP_DIR = "test.data/AFLW_GT_crop"
 CROP_SIZE = 120
 #: how the 3DDFA-pipeline files (AFLW arrays, AFLW2000-3D ``pt2d``) store a missing point; its x
-#: alone tells it apart -- source: formats.md §1.2, §4
+#: alone tells it apart -- source: docs/formats.md §1.2, §4
 MISSING_POINT = (-1.0, 452.0)
 MISSING_X = MISSING_POINT[0]
 

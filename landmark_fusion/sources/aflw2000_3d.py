@@ -1,10 +1,10 @@
-"""AFLW2000-3D reader: ``imageNNNNN.mat`` beside ``imageNNNNN.jpg`` in one folder (formats.md §4).
+"""AFLW2000-3D reader: ``imageNNNNN.mat`` beside ``imageNNNNN.jpg`` in one folder (docs/formats.md §4).
 
 * ``pt3d_68`` (3, 68): the 68 "fixed" points (``ibug68_fixed``), x/y in 1-based pixels of the
   450x450 image (made 0-based here), z depth in the same pixel scale (kept in ``extra['depth']``,
   larger = closer to the camera). Points may lie outside the image; they are all annotated.
   This is the only key a face needs.
-* ``pt2d`` (2, 21), optional: the original AFLW 21 points (AFLW order, formats.md §1.1), missing
+* ``pt2d`` (2, 21), optional: the original AFLW 21 points (AFLW order, docs/formats.md §1.1), missing
   ones stored as (-1, 452); kept 0-based in ``extra['aflw21_points']`` (NaN where missing) and
   ``extra['aflw21_visible']`` for the AFLW-protocol evaluation. Three files of the release
   (``image01198``, ``image02899``, ``image03189``) store it as (2, 23): two more points after the
@@ -25,7 +25,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .aflw import MISSING_X, unmark_points  # noqa: F401 - MISSING_X: the pt2d marker, formats.md §4
+from .aflw import MISSING_X, unmark_points  # noqa: F401 - MISSING_X: the pt2d marker, docs/formats.md §4
 from .base import RawFace, Rejected, check_points, safe_join
 from .layout import (expect_layout, guarded, list_dirs, passes_rejections, require_image,
                      walk_files)

@@ -1,4 +1,4 @@
-"""FaceWarehouse reader: ``Tester_<k>/TrainingPose/pose_<j>.{png,land}`` (source: formats.md §6).
+"""FaceWarehouse reader: ``Tester_<k>/TrainingPose/pose_<j>.{png,land}`` (source: docs/formats.md §6).
 
 Each ``.land`` holds 74 points normalised to [0, 1] with y up (verified on the samples), converted
 by :mod:`.landfiles` (``x = u·W``, ``y = (1 − v)·H``). Options ``coordinates`` / ``y_axis`` override

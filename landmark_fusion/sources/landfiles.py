@@ -1,15 +1,15 @@
 """The ``.land`` landmark text format of FaceWarehouse (and, presumably, LFW-74).
 
-A file is a point-count line followed by one ``u v`` line per point (source: formats.md §6,
+A file is a point-count line followed by one ``u v`` line per point (source: docs/formats.md §6,
 verified on the FaceWarehouse samples: CRLF endings, 74 points, ``u v`` normalised to [0, 1]
-with ``v`` measured from the image bottom). LFW-74's files are unverified (formats.md §7), so the
+with ``v`` measured from the image bottom). LFW-74's files are unverified (docs/formats.md §7), so the
 value range (normalised or pixels) and the y direction are decided per file set by
 :func:`detect_convention` rather than assumed.
 
 Conversion to 0-based pixel centres (y down) for an image of ``W x H`` pixels:
 
 - normalised: ``x = u * W`` and ``y = (1 - v) * H`` (y up) or ``y = v * H`` (y down). Whether
-  the normaliser is ``W`` or ``W - 1`` cannot be told from the samples (formats.md §6); the two
+  the normaliser is ``W`` or ``W - 1`` cannot be told from the samples (docs/formats.md §6); the two
   differ by at most half a pixel at the border and ``W`` is used;
 - pixels: ``x = u`` and ``y = H - v`` (y up, the same reflection as the normalised case, so both
   conventions agree on where a point lands) or ``y = v`` (y down), taken as 0-based.
@@ -25,7 +25,7 @@ import numpy as np
 
 from .base import RawFace, SourceError, check_points, image_size
 
-#: fw74 indices of the eyebrows and of the mouth (source: formats.md §6 index layout).
+#: fw74 indices of the eyebrows and of the mouth (source: docs/formats.md §6 index layout).
 BROW_INDICES = range(15, 27)
 MOUTH_INDICES = range(46, 64)
 
@@ -54,9 +54,9 @@ class LandConvention:
         return f"{self.label} ({self.how})"
 
 
-#: The verified FaceWarehouse convention (formats.md §6).
+#: The verified FaceWarehouse convention (docs/formats.md §6).
 FACEWAREHOUSE_CONVENTION = LandConvention(normalised=True, y_up=True,
-                                          how="FaceWarehouse default, verified (formats.md §6)")
+                                          how="FaceWarehouse default, verified (docs/formats.md §6)")
 
 
 def read_land(path: Path | str, expected: int | None = None) -> np.ndarray:

@@ -1,6 +1,6 @@
 """LFW-74 reader: ``.land`` files with an image beside them, anywhere below the root.
 
-No LFW-74 file could be inspected (formats.md §7); the database is believed to share
+No LFW-74 file could be inspected (docs/formats.md §7); the database is believed to share
 FaceWarehouse's 74-point layout and ``.land`` format. So the value range (normalised or pixels)
 and the y direction are decided once per database root by a majority over its first 50 files
 (:func:`.landfiles.detect_convention`), exposed as :attr:`LFW74Source.convention` for the build

@@ -1,4 +1,4 @@
-"""LS3D-W reader: ``<name>.t7`` Torch7 68x2 tensors beside ``<name>.jpg`` (source: formats.md §5).
+"""LS3D-W reader: ``<name>.t7`` Torch7 68x2 tensors beside ``<name>.jpg`` (source: docs/formats.md §5).
 
 Folders read, and the split each gets:
 
@@ -16,7 +16,7 @@ file number: ``n % 3 == 1`` → 0–30°, ``2`` → 30–60°, ``0`` → 60–90
 ``extra['yaw_bucket_convention']`` naming its origin, and ``yaw`` itself stays NaN.
 
 Coordinates are taken as 0-based pixels (Bulat's training code adds 1 before its 1-based crop
-transform, formats.md §5 [inferred]); option ``one_based=True`` subtracts 1 instead.
+transform, docs/formats.md §5 [inferred]); option ``one_based=True`` subtracts 1 instead.
 """
 from __future__ import annotations
 

@@ -82,7 +82,7 @@ def save_mat(path: Path | str, arrays: Mapping[str, np.ndarray]) -> Path:
 def pose_yaw_degrees(pose_para: np.ndarray) -> float:
     """Yaw in degrees from a 3DDFA ``Pose_Para`` ``[pitch, yaw, roll, tx, ty, tz, s]`` (radians).
 
-    Positive = face turned towards image-left (source: formats.md §3, verified on samples).
+    Positive = face turned towards image-left (source: docs/formats.md §3, verified on samples).
     """
     return float(np.degrees(float(np.asarray(pose_para).reshape(-1)[1])))
 

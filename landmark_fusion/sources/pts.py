@@ -1,6 +1,6 @@
 """The iBUG ``.pts`` landmark text format (300W and its relatives).
 
-Layout (source: formats.md §2)::
+Layout (source: docs/formats.md §2)::
 
     version: 1
     n_points:  68

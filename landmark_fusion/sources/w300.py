@@ -1,4 +1,4 @@
-"""300W reader: ``<name>.pts`` beside ``<name>.png|.jpg`` (source: formats.md §2).
+"""300W reader: ``<name>.pts`` beside ``<name>.png|.jpg`` (source: docs/formats.md §2).
 
 Folders of the iBUG release and the subset each belongs to (recorded in ``extra['subset']``):
 
@@ -77,7 +77,7 @@ class W300Source:
 
     def _read(self, item: str) -> list[RawFace | Rejected]:
         pts_path, image_name, image_path = annotated_image(self.root, item)
-        points = read_pts(pts_path, NUM_POINTS) - 1.0  # 1-based -> 0-based (formats.md §2)
+        points = read_pts(pts_path, NUM_POINTS) - 1.0  # 1-based -> 0-based (docs/formats.md §2)
         visible = np.ones(NUM_POINTS, dtype=bool)
         check_points(points, visible, NUM_POINTS, pts_path)
         subset = subset_of(item)

@@ -1,7 +1,7 @@
 """300W-LP reader: ``<DB>/<DB>_<id>_<face>_<k>.mat`` + ``.jpg``, the mirrored ``<DB>_Flip/``, and
 the 3-D-consistent points of ``landmarks/<DB>/<name>_pts.mat``.
 
-Facts (source: formats.md §3 and the real AFW files of the release, see docs/databases.md):
+Facts (source: docs/formats.md §3 and the real AFW files of the release, see docs/databases.md):
 
 * ``landmarks/<DB>/<name>_pts.mat`` holds ``pts_3d`` and ``pts_2d``, both (68, 2) float32, for
   every pose ``k``. ``pts_3d`` are the 68 "fixed" points of the fitted 3-D face (scheme

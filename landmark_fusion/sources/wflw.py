@@ -1,4 +1,4 @@
-"""WFLW reader: one face per list line (source: formats.md §8, the official READMEs).
+"""WFLW reader: one face per list line (source: docs/formats.md §8, the official READMEs).
 
 Lists, below the root:
 

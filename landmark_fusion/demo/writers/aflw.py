@@ -1,4 +1,4 @@
-"""Write faces as AFLW, in either form the reader accepts (formats.md §1):
+"""Write faces as AFLW, in either form the reader accepts (docs/formats.md §1):
 
 * :func:`write_aflw_sqlite` -- the original ``aflw.sqlite`` (tables ``FaceImages``, ``Faces``,
   ``FeatureCoords``, ``FeatureCoordTypes``, ``FaceRect``, ``FacePose``) with images under ``flickr/0/``.
@@ -22,7 +22,7 @@ from landmark_fusion.sources.aflw import (CROP_DIR, CROP_SIZE, LIST_FILE, MISSIN
 
 from .base import FixtureFace, save_rgb
 
-#: feature_id 1..21 descriptions (source: formats.md §1.1, after takiyu/hyperface)
+#: feature_id 1..21 descriptions (source: docs/formats.md §1.1, after takiyu/hyperface)
 FEATURE_NAMES = (
     "LeftBrowLeftCorner", "LeftBrowCenter", "LeftBrowRightCorner", "RightBrowLeftCorner",
     "RightBrowCenter", "RightBrowRightCorner", "LeftEyeLeftCorner", "LeftEyeCenter",

@@ -1,4 +1,4 @@
-"""Write faces as AFLW2000-3D: ``imageNNNNN.mat`` beside ``imageNNNNN.jpg`` (formats.md §4).
+"""Write faces as AFLW2000-3D: ``imageNNNNN.mat`` beside ``imageNNNNN.jpg`` (docs/formats.md §4).
 
 Keys, shapes and dtypes are those of the real files: ``pt3d_68`` (3, 68) float32 (1-based x, y +
 depth), ``pt2d`` (2, 21) float64 (AFLW points, missing = (-1, 452)), ``Pose_Para`` (1, 7) float32,

@@ -1,6 +1,6 @@
 """Write ``.land`` files and the FaceWarehouse / LFW-74 layouts around them.
 
-FaceWarehouse style (source: formats.md §6, as in the real files): a count line, then one
+FaceWarehouse style (source: docs/formats.md §6, as in the real files): a count line, then one
 ``u v`` line per point with 6 decimals, normalised by the image size with ``v`` measured from the
 bottom, CRLF line endings (also after the last line). The inverse of
 :func:`landmark_fusion.sources.landfiles.land_to_pixels`; the pixel and y-down variants exist to

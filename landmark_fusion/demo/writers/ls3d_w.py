@@ -1,6 +1,6 @@
 """Write faces as LS3D-W: ``<folder>/…/<name>.t7`` (Torch7 68x2 FloatTensor) beside ``<name>.jpg``.
 
-Layout as read by :mod:`landmark_fusion.sources.ls3d_w` (source: formats.md §5): the Balanced set
+Layout as read by :mod:`landmark_fusion.sources.ls3d_w` (source: docs/formats.md §5): the Balanced set
 ``new_dataset/<n>.{jpg,t7}``, video frames ``300VW-3D/<CatA|CatB|CatC>/<video>/<frame>.{jpg,t7}``
 and the other test folders ``<folder>/<name>.{jpg,t7}``. Points are stored 0-based.
 """

@@ -1,4 +1,4 @@
-"""Write faces as a 300W release: ``<folder>/<name>.pts`` beside ``<name>.png|.jpg`` (formats.md §2)."""
+"""Write faces as a 300W release: ``<folder>/<name>.pts`` beside ``<name>.png|.jpg`` (docs/formats.md §2)."""
 from __future__ import annotations
 
 from pathlib import Path

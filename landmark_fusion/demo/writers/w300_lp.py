@@ -1,5 +1,5 @@
 """Write faces as 300W-LP: ``<DB>/<DB>_<id>_<face>_<k>.{jpg,mat}``, ``<DB>_Flip/`` and
-``landmarks/<DB>/<name>_pts.mat`` (formats.md §3), quirks included, so the reader's handling of them
+``landmarks/<DB>/<name>_pts.mat`` (docs/formats.md §3), quirks included, so the reader's handling of them
 is exercised:
 
 * ``pt2d`` of a profiled image (k > 0) is the k = 0 copy (stale) when the k = 0 face of the same

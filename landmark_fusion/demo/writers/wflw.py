@@ -1,6 +1,6 @@
 """Write faces as WFLW: the main lists (207 fields) and the attribute test lists (197 fields).
 
-Line layouts from the official READMEs (source: formats.md §8): ``x0 y0 … x97 y97`` with 6
+Line layouts from the official READMEs (source: docs/formats.md §8): ``x0 y0 … x97 y97`` with 6
 decimals, then for the main lists the box ``x_min y_min x_max y_max`` (integers) and the six 0/1
 attributes, then the image path relative to ``WFLW_images``; single spaces, LF endings, no
 trailing space. Several faces of one image share its path (the image is written once).

@@ -1,6 +1,6 @@
 """Basel Face Model readers: BFM2009 ``01_MorphableModel.mat`` (+ an expression basis) and BFM2017 ``.h5``.
 
-BFM2009 keys (source: research/models.md §1; eos ``convert-bfm2009-to-eos.py``; face3d/Tran scripts):
+BFM2009 keys (source: docs/model-formats.md §1; eos ``convert-bfm2009-to-eos.py``; face3d/Tran scripts):
 ``shapeMU`` (3N,1) µm, xyz interleaved; ``shapePC`` (3N,199) unit-norm columns; ``shapeEV`` (199,1)
 **standard deviations**; ``tl`` (T,3) **1-based**, clockwise seen from the front; ``texMU/texPC/texEV``
 (colour, not used). N = 53,490.
@@ -9,7 +9,7 @@ Expression bases (both live on the 53,215-vertex 3DDFA trim of BFM2009, so BFM20
 set through ``trimIndex`` — the 1-based BFM2009 id of each kept vertex — from face3d ``BFM_info.mat``
 (``model_info.trimIndex``) or Deep3DFaceRecon ``BFM_exp_idx.mat`` (``trimIndex``)):
 - 3DDFA ``Model_Expression.mat``: ``mu_exp`` (3M,1) mean expression offset, ``w_exp`` (3M,29),
-  ``sigma_exp`` (29,1) coefficient standard deviations, BFM units (source: models.md §1 and Tran
+  ``sigma_exp`` (29,1) coefficient standard deviations, BFM units (source: docs/model-formats.md §1 and Tran
   ``trimBaselFace.py``, which adds ``mu_exp`` to the mean and divides both by 1000 for mm).
 - Guo et al. ``Exp_Pca.bin``: int32 K, then 3M float32 (an expression mean, which
   Deep3DFaceRecon ``util/load_mats.py`` does not use, so neither do we), then K × 3M float32, one

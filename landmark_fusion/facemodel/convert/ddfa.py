@@ -1,7 +1,7 @@
 """3DDFA / 3DDFA_V2 model files: a folder with ``u_shp.npy``, ``u_exp.npy``, ``tri.mat`` (and the bases
 ``w_shp*.npy`` / ``w_exp*.npy`` when present), or a 3DDFA_V2 ``bfm_noneck_v3.pkl`` (pickle).
 
-Layout (source: research/models.md §3.3, bfm-3ddfa README; cleardusk/3DDFA ``utils/ddfa.py``,
+Layout (source: docs/model-formats.md §3.3; cleardusk/3DDFA ``utils/ddfa.py``,
 ``utils/params.py``): vectors are (3N, 1) float32, xyz interleaved, BFM units (µm); the mesh is
 ``u_shp + u_exp + w_shp α + w_exp β``; ``tri.mat`` key ``tri`` (3, T) uint16 **1-based**, clockwise
 seen from the front; ``keypoints_sim.npy`` (204,) indices into the 3N vector (vertex = k[0::3] // 3).

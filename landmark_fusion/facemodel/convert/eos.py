@@ -1,6 +1,6 @@
 """eos model files (``.bin``, cereal binary archive), read with numpy; no eos install needed.
 
-Layout (source: research/models.md §3.1, from eos ``MorphableModel.hpp``, ``PcaModel.hpp``,
+Layout (source: docs/model-formats.md §3.1, from eos ``MorphableModel.hpp``, ``PcaModel.hpp``,
 ``Blendshape.hpp``, ``io/eigen_cerealisation.hpp``): little-endian; container sizes are uint64;
 strings are uint64 length + bytes; Eigen matrices are int32 rows, int32 cols, then float32 data in
 column-major order. ``MorphableModel`` carries a uint32 class version (1..4) before its fields:

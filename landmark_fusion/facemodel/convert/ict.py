@@ -1,6 +1,6 @@
 """ICT-FaceKit "Face Model Light": the ``FaceXModel/`` folder of OBJs, or the converted face-region npz.
 
-Folder layout (source: research/models.md §3.5, ict-facekit README): ``generic_neutral_mesh.obj``,
+Folder layout (source: docs/model-formats.md §3.5, ICT-FaceKit README): ``generic_neutral_mesh.obj``,
 ``identity000.obj`` … ``identity099.obj``, one OBJ per expression named in ``vertex_indices.json``
 (``"expressions"``), all with the same 26,719 vertices in centimetres (y up, +z towards the viewer,
 subject's right at −x). Every OBJ is a full shape: a mode is ``obj − neutral`` (ICT
@@ -121,13 +121,13 @@ ICT_NPZ_KEYS = ("mean", "id_basis", "exp_basis", "exp_names", "triangles", "id_f
 
 
 def is_ict_npz(npz) -> bool:
-    """True for an opened npz with the keys of shared/models/ict-facekit/ict_facekit_face.npz."""
+    """True for an opened npz with the keys of the compact ICT npz (docs/model-formats.md §3.6)."""
     return all(k in npz.files for k in ICT_NPZ_KEYS)
 
 
 def convert_ict_npz(path: str | os.PathLike, num_id: int | None = None, num_exp: int | None = None,
                     name: str | None = None, narrow: bool = False) -> FaceModel:
-    """The converted face-region npz (ict-facekit README) as a `FaceModel` (float16 modes → float32)."""
+    """The compact face-region npz (docs/model-formats.md §3.6) as a `FaceModel` (float16 → float32)."""
     path = Path(path)
     with open_npz(path) as d:
         if not is_ict_npz(d):
