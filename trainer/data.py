@@ -1,7 +1,7 @@
 """Training data from the fusion stage's shards (HDF5 or Parquet, through ``landmark_fusion.shards``).
 
 The shard set is opened lazily in each process that reads it (never pickled open), which is what
-DataLoader workers need with both fork and spawn (anchors.md §4.13). Selection by split and source
+DataLoader workers need with both fork and spawn (docs/shards.md §Reading). Selection by split and source
 names; ``--db A|B|C|D`` are the paper's fusion databases (§4.1).
 """
 from __future__ import annotations

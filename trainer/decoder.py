@@ -59,7 +59,7 @@ def rotation_to_euler(r: np.ndarray) -> tuple[float, float, float]:
     R = Ry(−yaw)·Rx(pitch)·Rz(roll).
 
     Signs: positive yaw turns the face towards the image left (the subject's right), the sign of the
-    AFLW / 3DDFA yaw labels (formats.md §1.2); positive pitch tilts the nose down; positive roll turns the
+    AFLW / 3DDFA yaw labels (docs/formats.md §1.2); positive pitch tilts the nose down; positive roll turns the
     face counter-clockwise as seen in the image.
     """
     r = np.asarray(r, dtype=np.float64)

@@ -1,6 +1,6 @@
-"""Evaluation as in 3DDFA's benchmark (anchors.md §1.1): NME (%) = mean landmark error / normaliser,
+"""Evaluation as in 3DDFA's benchmark (docs/formats.md §1.3, §4): NME (%) = mean landmark error / normaliser,
 per database and per |yaw| bucket [0,30], (30,60], (60,90] (|yaw| > 90 goes to the last bucket,
-formats.md §1.2); the "mean" is the mean of the bucket means, printed beside the per-face mean. The
+docs/formats.md §1.2); the "mean" is the mean of the bucket means, printed beside the per-face mean. The
 normaliser is the shard's ``norm_size`` (√(w·h) of the ground-truth landmark box, written by the fusion
 stage), or for 3DDFA's AFLW protocol the 68-point box of ``AFLW_GT_pts68.npy`` (:mod:`.protocols`). A
 mean-shape baseline (the model's mean face, frontal, placed in the ground-truth box) stands beside every

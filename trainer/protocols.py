@@ -1,4 +1,4 @@
-"""3DDFA's AFLW protocol (formats.md §1.2–§1.3): the 21 AFLW points are composed from the network's
+"""3DDFA's AFLW protocol (docs/formats.md §1.2–§1.3): the 21 AFLW points are composed from the network's
 68 iBUG points (``ibug68_fixed`` canonical names, index order), and the NME normaliser is √(w·h) of the
 box of the **68-point** ground truth ``AFLW_GT_pts68.npy``, mapped into the frame the errors are
 measured in.
@@ -19,13 +19,13 @@ PREDICTED_SCHEME = "ibug68_fixed"
 
 #: 1-based 68-point indices of each AFLW point, in AFLW index order; several indices = their mean
 #: (eye centres: the 6 eye-contour points, mouth centre: the 8 inner-lip points).
-#: source: cleardusk/3DDFA benchmark_aflw.py (ind_68to21), quoted in formats.md §1.3
+#: source: cleardusk/3DDFA benchmark_aflw.py (ind_68to21), quoted in docs/formats.md §1.3
 IND_68TO21: tuple[tuple[int, ...], ...] = (
     (18,), (20,), (22,), (23,), (25,), (27,), (37,), tuple(range(37, 43)), (40,), (43,),
     tuple(range(43, 49)), (46,), (3,), (32,), (31,), (36,), (15,), (49,), tuple(range(61, 69)), (55,), (9,),
 )
 
-#: file names of the 3DDFA layout (``test.configs/`` + ``test.data/``, formats.md §1.2)
+#: file names of the 3DDFA layout (``test.configs/`` + ``test.data/``, docs/formats.md §1.2)
 PTS68_FILE = "AFLW_GT_pts68.npy"
 
 

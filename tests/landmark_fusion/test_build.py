@@ -53,7 +53,7 @@ def test_real_samples_exact_counts(real_build, samples_dir):
     assert per["aflw"] == {"items": 21080, "read": 21080, "kept": 7, "rejected": 21073,
                            "rejected_by_reason": {"missing_image": 21073}}
     assert per["300w"] == {"items": 3, "read": 3, "kept": 3, "rejected": 0, "rejected_by_reason": {}}
-    # 300W-LP: the two profiled (_1) .mat files carry the stale pt2d of their _0 (formats.md §3)
+    # 300W-LP: the two profiled (_1) .mat files carry the stale pt2d of their _0 (docs/formats.md §3)
     assert per["300w_lp"] == {"items": 5, "read": 5, "kept": 3, "rejected": 2,
                               "rejected_by_reason": {"stale_landmarks": 2}}
     assert per["aflw2000_3d"] == {"items": 5, "read": 5, "kept": 5, "rejected": 0,

@@ -5,7 +5,7 @@ from trainer.network import EncoderConfig, MobileNetV1Encoder, count_macs, count
 
 
 def test_paper_sizes_at_128():
-    """≈3.47 M parameters and ≈186 M multiply-adds for 100 id + 29 exp + 3·20 correction (anchors.md §3)."""
+    """≈3.47 M parameters, ≈186 M multiply-adds for 100 id + 29 exp + 3·20 correction (docs/trainer.md §Network)."""
     net = MobileNetV1Encoder(EncoderConfig(100, 29, 20, 1.0))
     assert count_parameters(net) == 3_466_691
     assert count_macs(net) == 185_636_224

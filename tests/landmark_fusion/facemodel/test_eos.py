@@ -1,5 +1,5 @@
 """The Surrey Face Model from eos, read with the project's numpy reader, checked against the raw bytes
-at the offsets of research/models.md §3.1 (read here independently with np.fromfile)."""
+at the offsets of docs/model-formats.md §3.1 (read here independently with np.fromfile)."""
 import numpy as np
 import pytest
 
@@ -14,7 +14,7 @@ def sfm_path(models_dir):
 
 @pytest.fixture(scope="module")
 def raw(sfm_path):
-    """Arrays cut from the file at the documented byte offsets (models.md §3.1)."""
+    """Arrays cut from the file at the documented byte offsets (docs/model-formats.md §3.1)."""
     def at(offset, dtype, count):
         return np.fromfile(sfm_path, dtype=dtype, count=count, offset=offset)
     return {

@@ -77,7 +77,7 @@ def test_crop_points_recomputed_from_the_arrays(root, read_all):
         assert face.yaw == float(yaws[row])
         assert face.sample_id == f"test.data/AFLW_GT_crop/{crop}.jpg" and face.split == "test"
         assert face.scheme == "aflw21" and face.box.tolist() == [0, 0, 120, 120]
-    assert read_all["image71361.jpg"].yaw == pytest.approx(89.9, abs=0.1)  # formats.md §1.2
+    assert read_all["image71361.jpg"].yaw == pytest.approx(89.9, abs=0.1)  # docs/formats.md §1.2
     # row 0: point (145.50227, 179.40117), roi [81, 120, 390, 429] -> ((x-1-81)*120/309, (y-1-120)*120/309)
     assert read_all["image00002.jpg"].points[0].tolist() == pytest.approx([24.6610771, 22.6800656], abs=1e-5)
 

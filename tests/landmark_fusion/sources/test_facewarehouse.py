@@ -15,7 +15,7 @@ from landmark_fusion.sources.facewarehouse import FaceWarehouseSource
 
 
 def _expected_points(land_path, width=640, height=480):
-    """x = u·W, y = (1 − v)·H computed from the file text (formats.md §6)."""
+    """x = u·W, y = (1 − v)·H computed from the file text (docs/formats.md §6)."""
     lines = land_path.read_text().splitlines()
     rows = np.array([[float(v) for v in line.split()] for line in lines[1:]])
     return np.column_stack([rows[:, 0] * width, (1.0 - rows[:, 1]) * height])

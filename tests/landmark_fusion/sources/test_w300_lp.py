@@ -59,7 +59,7 @@ def test_k0_without_landmarks_reads_pt2d_under_the_2d_scheme(source, samples_dir
         assert face.extra["profile_step"] == 0 and not face.extra["flipped"]
         assert "notes" not in face.extra
     (ibug,) = source.read("IBUG/IBUG_image_008_1_0.mat")
-    assert ibug.yaw == pytest.approx(-44.0, abs=1.0)  # formats.md §3: turned towards image-right
+    assert ibug.yaw == pytest.approx(-44.0, abs=1.0)  # docs/formats.md §3: turned towards image-right
 
 
 AFW = ["AFW/AFW_111076519_1_0.mat", "AFW/AFW_111076519_1_3.mat", "AFW/AFW_111076519_1_8.mat",

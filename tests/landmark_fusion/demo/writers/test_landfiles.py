@@ -13,7 +13,7 @@ def test_reproduces_the_real_files(samples_dir, pose):
     path = samples_dir / "FaceWarehouse" / "Tester_1" / "TrainingPose" / f"{pose}.land"
     original = path.read_bytes()
     rows = np.array([[float(v) for v in line.split()] for line in original.decode().split("\r\n")[1:-1]])
-    pixels = np.column_stack([rows[:, 0] * 640, (1 - rows[:, 1]) * 480])  # formats.md §6
+    pixels = np.column_stack([rows[:, 0] * 640, (1 - rows[:, 1]) * 480])  # docs/formats.md §6
     assert format_land(pixels, (640, 480)).encode("ascii") == original
 
 
