@@ -14,7 +14,9 @@ from typing import Callable, Sequence
 
 import click
 
-from landmark_fusion import vocabulary as vocab
+from landmark_fusion.correspondence import (SCHEMES_DIR, VOCABULARY_FILE, CorrespondenceError, Scheme,
+                                            canonical_landmarks, list_schemes, load_scheme,
+                                            load_vocabulary, validate)
 from landmark_fusion.paths import ENV_VAR, correspondences_dir
 
 DOCS_BEGIN = "<!-- BEGIN GENERATED SCHEME LISTING (fuse corr docs) -->"
@@ -33,7 +35,7 @@ def _load_or_exit(loader: Callable, *args) -> object:
     """Call a vocabulary loader; invalid data or an unknown scheme become a clean CLI error."""
     try:
         return loader(*args)
-    except vocab.CorrespondenceError as error:
+    except CorrespondenceError as error:
         raise click.ClickException(f"{error}\nRun `fuse corr validate` for the full list.") from None
     except KeyError as error:
         raise click.ClickException(str(error.args[0] if error.args else error)) from None
@@ -67,8 +69,8 @@ def format_markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object
 def scheme_summary_rows(corr_dir: Path | None) -> list[list[object]]:
     """One row per scheme: name, databases, points, kept, expected, paper, dropped by rule 2 / 3."""
     rows = []
-    for name in vocab.list_schemes(corr_dir):
-        scheme = _load_or_exit(vocab.load_scheme, name, corr_dir)
+    for name in list_schemes(corr_dir):
+        scheme = _load_or_exit(load_scheme, name, corr_dir)
         counts = scheme.drop_counts()
         rows.append([name, ", ".join(scheme.databases), scheme.num_points, len(scheme.kept_indices),
                      scheme.expected_kept, "" if scheme.paper_kept is None else scheme.paper_kept,
@@ -81,7 +83,7 @@ SUMMARY_HEADERS = ["scheme", "databases", "points", "kept", "expected", "paper",
 POINT_HEADERS = ["index", "name", "region", "mirror", "native point", "drop rule", "drop reason"]
 
 
-def scheme_point_rows(scheme: vocab.Scheme) -> list[list[object]]:
+def scheme_point_rows(scheme: Scheme) -> list[list[object]]:
     """One row per native index: name, region, mirror index, native point, and the drop if dropped."""
     flip = scheme.flip_permutation()
     rows = []
@@ -97,17 +99,17 @@ def scheme_point_rows(scheme: vocab.Scheme) -> list[list[object]]:
 
 def scheme_listing_markdown(corr_dir: Path | None = None) -> str:
     """The generated part of docs/correspondences.md: a summary and every scheme's index table."""
-    vocabulary = _load_or_exit(vocab.load_vocabulary, corr_dir)
+    vocabulary = _load_or_exit(load_vocabulary, corr_dir)
     parts = [
         "### Summary",
         "",
         format_markdown_table(SUMMARY_HEADERS, scheme_summary_rows(corr_dir)),
         "",
         f"Vocabulary: {len(vocabulary)} canonical landmarks; kept by at least one scheme: "
-        f"{len(vocab.canonical_landmarks(None, corr_dir))}.",
+        f"{len(canonical_landmarks(None, corr_dir))}.",
     ]
-    for name in vocab.list_schemes(corr_dir):
-        scheme = vocab.load_scheme(name, corr_dir)
+    for name in list_schemes(corr_dir):
+        scheme = load_scheme(name, corr_dir)
         parts += ["", f"### {name}", "", f"{scheme.description}. Databases: {', '.join(scheme.databases)}. "
                   f"{len(scheme.kept_indices)} of {scheme.num_points} kept.", "",
                   format_markdown_table(POINT_HEADERS, scheme_point_rows(scheme))]
@@ -133,9 +135,9 @@ def corr() -> None:
 @corr_dir_option
 def list_command(corr_dir: Path | None) -> None:
     """Schemes with point counts, kept counts and drops by rule; the vocabulary size."""
-    vocabulary = _load_or_exit(vocab.load_vocabulary, corr_dir)
+    vocabulary = _load_or_exit(load_vocabulary, corr_dir)
     click.echo(format_table(SUMMARY_HEADERS, scheme_summary_rows(corr_dir)))
-    canonical = _load_or_exit(vocab.canonical_landmarks, None, corr_dir)
+    canonical = _load_or_exit(canonical_landmarks, None, corr_dir)
     click.echo(f"\nvocabulary: {len(vocabulary)} landmarks ({vocabulary.path}); "
                f"kept by at least one scheme: {len(canonical)}")
 
@@ -146,7 +148,7 @@ def list_command(corr_dir: Path | None) -> None:
 @corr_dir_option
 def show_command(scheme_name: str, markdown: bool, corr_dir: Path | None) -> None:
     """Every native index of SCHEME: its canonical name, or the drop rule and reason."""
-    scheme = _load_or_exit(vocab.load_scheme, scheme_name, corr_dir)
+    scheme = _load_or_exit(load_scheme, scheme_name, corr_dir)
     rows = scheme_point_rows(scheme)
     render = format_markdown_table if markdown else format_table
     click.echo(f"{scheme.name}: {scheme.description}")
@@ -165,14 +167,14 @@ def validate_command(corr_dir: Path | None) -> None:
     Exits with status 1 when there is any problem.
     """
     folder = correspondences_dir(corr_dir)
-    problems = vocab.validate(folder)
+    problems = validate(folder)
     for problem in problems:
         click.echo(str(problem), err=True)
     if problems:
         click.echo(f"{len(problems)} problem(s) in {folder}", err=True)
         sys.exit(1)
-    vocabulary = vocab.load_vocabulary(folder)
-    schemes = vocab.list_schemes(folder)
+    vocabulary = load_vocabulary(folder)
+    schemes = list_schemes(folder)
     click.echo(f"OK: {len(vocabulary)} landmarks, {len(schemes)} schemes ({', '.join(schemes)}) in {folder}")
 
 
@@ -195,7 +197,7 @@ def init_command(folder: Path) -> None:
         raise click.ClickException(f"{folder} exists and is not an empty folder; nothing was "
                                    "copied: give a new folder")
     source = installed_correspondences()
-    files = [source / vocab.VOCABULARY_FILE, *sorted((source / vocab.SCHEMES_DIR).glob("*.yaml")),
+    files = [source / VOCABULARY_FILE, *sorted((source / SCHEMES_DIR).glob("*.yaml")),
              *sorted((source / MODELS_DIR).glob("*.yaml"))]
     folder.parent.mkdir(parents=True, exist_ok=True)
     partial = folder.with_name(f".{folder.name}.fuse-corr-init-{process_tag()}.tmp")
@@ -209,9 +211,9 @@ def init_command(folder: Path) -> None:
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)  # only the copy this command was making
         raise
-    schemes = sum(p.parent.name == vocab.SCHEMES_DIR for p in files)
+    schemes = sum(p.parent.name == SCHEMES_DIR for p in files)
     tables = sum(p.parent.name == MODELS_DIR for p in files)
-    click.echo(f"created {folder}: {vocab.VOCABULARY_FILE}, {schemes} schemes, {tables} model "
+    click.echo(f"created {folder}: {VOCABULARY_FILE}, {schemes} schemes, {tables} model "
                f"tables (from {source})\nuse it with --corr-dir {folder} or "
                f"{ENV_VAR}={folder}")
 

@@ -227,9 +227,9 @@ def test_a_broken_copy_is_one_message_for_every_command(tmp_path, demo_roots, mo
 @pytest.mark.parametrize(("content", "message"), [
     (b"model: x\nlandmarks:\n\t- 1\n", ":3: YAML syntax error"),
     (b"- a\n- b\n", ":1: expected a mapping at the top level"),
-    (b"model: x\nlandmarks:\n  chin: {vertex: -3, source: s}\n", ":3: landmark chin: vertex must be"),
-    (b"model: x\nlandmarks:\n  chin: 33\n", ":3: landmark chin: give {vertex: 33"),
-    (b"model: x\nlandmarks:\n  nochin: {vertex: 3, source: s}\n", "nochin: not a canonical landmark"),
+    (b"model: x\nlandmarks:\n  chin: {vertex: -3, source: s}\n", ":3: landmarks.chin.vertex: must be"),
+    (b"model: x\nlandmarks:\n  chin: 33\n", ":3: landmarks.chin: give {vertex: 33"),
+    (b"model: x\nlandmarks:\n  nochin: {vertex: 3, source: s}\n", ":3: nochin: not a canonical landmark"),
     (b"model: x\n\xff\n", ":2: not UTF-8 text"),
 ])
 def test_validate_a_table_file_alone(tmp_path, content, message) -> None:
