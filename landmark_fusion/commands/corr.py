@@ -2,8 +2,9 @@
 
 Sub-commands: ``list`` (schemes and counts), ``show SCHEME`` (index → name or drop), ``validate``
 (every problem with file and line; non-zero exit on errors), ``docs`` (the generated scheme listing
-of docs/correspondences.md), ``init DIR`` (an editable copy of the installed data). Each takes
-``--corr-dir`` so an edited copy can be checked before use. No command modifies the installed data.
+of docs/correspondences.md), ``init DIR`` (an editable copy of the installed data), ``schema``
+(the JSON schemas of the files, for editors). Each reading command takes ``--corr-dir`` so an
+edited copy can be checked before use. No command modifies the installed data.
 Commands that need a face model belong here too; they take the model with their own option.
 """
 from __future__ import annotations
@@ -128,7 +129,7 @@ def replace_generated_section(text: str, generated: str) -> str:
 
 @click.group("corr")
 def corr() -> None:
-    """Landmark vocabulary and schemes: list, show, validate, docs."""
+    """Landmark vocabulary and schemes: list, show, validate, docs, init, schema."""
 
 
 @corr.command("list")
@@ -185,10 +186,12 @@ def init_command(folder: Path) -> None:
 
     Use the copy with --corr-dir FOLDER (fuse build, fuse corr ...) or
     LANDMARK_FUSION_CORRESPONDENCES=FOLDER; `fuse corr suggest --write` writes only there.
+    FOLDER/schemas/ gets the JSON schemas of the files (see `fuse corr schema`).
     """
     import os
     import shutil
 
+    from landmark_fusion.correspondence.schema_files import SCHEMAS_DIR, write_schemas
     from landmark_fusion.facemodel.tables import MODELS_DIR
     from landmark_fusion.lifetime import process_tag
     from landmark_fusion.paths import installed_correspondences
@@ -207,6 +210,7 @@ def init_command(folder: Path) -> None:
             target = partial / path.relative_to(source)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
+        write_schemas(partial / SCHEMAS_DIR)
         os.replace(partial, folder)  # the copy appears whole or not at all
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)  # only the copy this command was making
@@ -214,8 +218,29 @@ def init_command(folder: Path) -> None:
     schemes = sum(p.parent.name == SCHEMES_DIR for p in files)
     tables = sum(p.parent.name == MODELS_DIR for p in files)
     click.echo(f"created {folder}: {VOCABULARY_FILE}, {schemes} schemes, {tables} model "
-               f"tables (from {source})\nuse it with --corr-dir {folder} or "
-               f"{ENV_VAR}={folder}")
+               f"tables (from {source}), JSON schemas in {SCHEMAS_DIR}/\nuse it with --corr-dir "
+               f"{folder} or {ENV_VAR}={folder}")
+
+
+@corr.command("schema")
+@click.option("--out", "folder", required=True, type=click.Path(path_type=Path),
+              help="Folder to write the schemas into (made if missing).")
+def schema_command(folder: Path) -> None:
+    """Write the JSON schemas of the three file kinds, for an editor to check and complete them.
+
+    landmarks.schema.json (landmarks.yaml), scheme.schema.json (schemes/*.yaml) and
+    model-table.schema.json (models/*.yaml), generated from the same typed models that
+    `fuse corr validate` checks each entry with. Earlier schemas written by this command are
+    replaced; any other file at their paths is refused and nothing is written.
+    """
+    from landmark_fusion.correspondence.schema_files import SchemaFileError, write_schemas
+
+    try:
+        written = write_schemas(folder)
+    except SchemaFileError as error:
+        raise click.ClickException(str(error)) from None
+    for path in written:
+        click.echo(f"wrote {path}")
 
 
 @corr.command("docs")

@@ -15,7 +15,8 @@ One module per job:
   schemas; :mod:`.typed_reading`: a file read into its model, pydantic's errors as ``FILE:LINE``;
 - :mod:`.vocabulary_checks`, :mod:`.scheme_checks`: the checks across entries and files;
 - :mod:`.vocabulary`, :mod:`.scheme`: the loaded objects; :mod:`.conventions`: naming and rules;
-- :mod:`.folder`: where each file lives; :mod:`.loaders`: the per-process caches.
+- :mod:`.folder`: where each file lives; :mod:`.loaders`: the per-process caches;
+- :mod:`.schema_files`: the JSON schemas written for editors (``fuse corr schema``).
 
 The names below are the public API; pydantic is imported only when a file is first checked.
 """
