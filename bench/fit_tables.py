@@ -16,7 +16,7 @@ import numpy as np
 from landmark_fusion.facemodel import load_model
 from landmark_fusion.facemodel.fit import AnnotatedFaces, landmark_residuals
 from landmark_fusion.facemodel.tables import table_for
-from landmark_fusion.vocabulary import load_scheme
+from landmark_fusion.correspondence import load_scheme
 
 REPO = Path(__file__).resolve().parents[1]
 

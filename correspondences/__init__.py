@@ -1,3 +1,3 @@
 """Correspondence data of landmark-fusion: the landmark vocabulary (``landmarks.yaml``), one file per
 landmark scheme (``schemes/``) and one landmark → vertex table per face model (``models/``).
-This package holds data only; ``landmark_fusion.vocabulary`` reads it."""
+This package holds data only; ``landmark_fusion.correspondence`` reads it."""

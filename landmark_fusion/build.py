@@ -82,7 +82,7 @@ def iter_tasks(roots: list[Root], limit: int | None, report: BuildReport
 
 def scheme_names() -> list[str]:
     """Every scheme with a YAML in the correspondence data, sorted (fixes the ``scheme`` codes)."""
-    from .vocabulary import list_schemes
+    from .correspondence import list_schemes
 
     return sorted(list_schemes())
 
@@ -95,7 +95,7 @@ def report_paths(out: Path) -> tuple[Path, Path]:
 
 def correspondence_record(folder: Path) -> dict[str, Any]:
     """The correspondence folder a build used and the sha256 of each YAML it read."""
-    from .vocabulary import SCHEMES_DIR, VOCABULARY_FILE
+    from .correspondence import SCHEMES_DIR, VOCABULARY_FILE
 
     used = [folder / VOCABULARY_FILE, *sorted((folder / SCHEMES_DIR).glob("*.yaml"))]
     return {"folder": str(folder),
@@ -128,7 +128,7 @@ def build_shards(roots: list[Root], out: str | os.PathLike, settings: BuildSetti
 def _build(roots: list[Root], files: BuildFiles, settings: BuildSettings, fmt: str, folder: Path,
            had_output: bool) -> BuildReport:
     """:func:`build_shards` once the target is checked and the correspondence folder chosen."""
-    from .vocabulary import canonical_landmarks
+    from .correspondence import canonical_landmarks
 
     out = files.output
     landmark_names = tuple(canonical_landmarks())  # validates every scheme before anything is read

@@ -45,7 +45,7 @@ def preload_modules(roots: list[Root]) -> list[str]:
     import starts belongs to the bundled OpenBLAS, which shuts its threads down around ``fork``.
     """
     readers = {SOURCES[root.name].split(":")[0] for root in roots if root.name in SOURCES}
-    return ["landmark_fusion.build_worker", __name__, "cv2", "yaml", f"{__package__}.vocabulary", f"{__package__}.unify",
+    return ["landmark_fusion.build_worker", __name__, "cv2", "yaml", f"{__package__}.correspondence.scheme_checks", f"{__package__}.unify",
             *sorted(readers)]
 
 

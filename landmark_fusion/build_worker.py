@@ -127,7 +127,7 @@ def internal_error(source: str, sample_id: str, error: BaseException) -> Rejecte
 @lru_cache(maxsize=None)
 def scheme_size(scheme: str) -> int:
     """Number of native points of a scheme (cached per process: loading validates the YAML)."""
-    from .vocabulary import load_scheme
+    from .correspondence import load_scheme
 
     return load_scheme(scheme).num_points
 

@@ -28,7 +28,7 @@ def scheme_mapping(index_to_name: Sequence[str | None], landmark_names: Sequence
 
 @lru_cache(maxsize=64)
 def _cached_mapping(scheme: str, landmark_names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    from .vocabulary import load_scheme
+    from .correspondence import load_scheme
 
     return scheme_mapping(load_scheme(scheme).index_to_name, landmark_names)
 

@@ -71,7 +71,7 @@ def select_indices(shards: Any, split: str | None, sources: Iterable[str] | None
 
 def mirror_permutation(landmark_names: Sequence[str]) -> np.ndarray:
     """Index of each landmark's mirror partner among ``landmark_names`` (from the vocabulary)."""
-    from landmark_fusion.vocabulary import load_vocabulary
+    from landmark_fusion.correspondence import load_vocabulary
 
     return np.asarray(load_vocabulary().mirror_permutation(list(landmark_names)), dtype=np.int64)
 

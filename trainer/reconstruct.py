@@ -85,7 +85,7 @@ def scheme_names(scheme: str | None, trained: Sequence[str]) -> list[str | None]
     landmark names when no scheme is asked for."""
     if not scheme:
         return list(trained)
-    from landmark_fusion.vocabulary import load_scheme
+    from landmark_fusion.correspondence import load_scheme
 
     return list(load_scheme(scheme).index_to_name)
 

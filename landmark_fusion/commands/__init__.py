@@ -47,7 +47,7 @@ def user_file_errors() -> tuple[type[BaseException], ...]:
     from landmark_fusion.figures import FigureExistsError
     from landmark_fusion.facemodel.tables import TableError
     from landmark_fusion.safeload import ArrayFileError
-    from landmark_fusion.vocabulary import CorrespondenceError
+    from landmark_fusion.correspondence import CorrespondenceError
 
     return (CorrespondenceError, TableError, FaceModelError, ArrayFileError, OutputError,
             FigureExistsError)

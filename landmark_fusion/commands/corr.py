@@ -2,8 +2,9 @@
 
 Sub-commands: ``list`` (schemes and counts), ``show SCHEME`` (index → name or drop), ``validate``
 (every problem with file and line; non-zero exit on errors), ``docs`` (the generated scheme listing
-of docs/correspondences.md), ``init DIR`` (an editable copy of the installed data). Each takes
-``--corr-dir`` so an edited copy can be checked before use. No command modifies the installed data.
+of docs/correspondences.md), ``init DIR`` (an editable copy of the installed data), ``schema``
+(the JSON schemas of the files, for editors). Each reading command takes ``--corr-dir`` so an
+edited copy can be checked before use. No command modifies the installed data.
 Commands that need a face model belong here too; they take the model with their own option.
 """
 from __future__ import annotations
@@ -14,7 +15,9 @@ from typing import Callable, Sequence
 
 import click
 
-from landmark_fusion import vocabulary as vocab
+from landmark_fusion.correspondence import (SCHEMES_DIR, VOCABULARY_FILE, CorrespondenceError, Scheme,
+                                            canonical_landmarks, list_schemes, load_scheme,
+                                            load_vocabulary, validate)
 from landmark_fusion.paths import ENV_VAR, correspondences_dir
 
 DOCS_BEGIN = "<!-- BEGIN GENERATED SCHEME LISTING (fuse corr docs) -->"
@@ -33,7 +36,7 @@ def _load_or_exit(loader: Callable, *args) -> object:
     """Call a vocabulary loader; invalid data or an unknown scheme become a clean CLI error."""
     try:
         return loader(*args)
-    except vocab.CorrespondenceError as error:
+    except CorrespondenceError as error:
         raise click.ClickException(f"{error}\nRun `fuse corr validate` for the full list.") from None
     except KeyError as error:
         raise click.ClickException(str(error.args[0] if error.args else error)) from None
@@ -67,8 +70,8 @@ def format_markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object
 def scheme_summary_rows(corr_dir: Path | None) -> list[list[object]]:
     """One row per scheme: name, databases, points, kept, expected, paper, dropped by rule 2 / 3."""
     rows = []
-    for name in vocab.list_schemes(corr_dir):
-        scheme = _load_or_exit(vocab.load_scheme, name, corr_dir)
+    for name in list_schemes(corr_dir):
+        scheme = _load_or_exit(load_scheme, name, corr_dir)
         counts = scheme.drop_counts()
         rows.append([name, ", ".join(scheme.databases), scheme.num_points, len(scheme.kept_indices),
                      scheme.expected_kept, "" if scheme.paper_kept is None else scheme.paper_kept,
@@ -81,7 +84,7 @@ SUMMARY_HEADERS = ["scheme", "databases", "points", "kept", "expected", "paper",
 POINT_HEADERS = ["index", "name", "region", "mirror", "native point", "drop rule", "drop reason"]
 
 
-def scheme_point_rows(scheme: vocab.Scheme) -> list[list[object]]:
+def scheme_point_rows(scheme: Scheme) -> list[list[object]]:
     """One row per native index: name, region, mirror index, native point, and the drop if dropped."""
     flip = scheme.flip_permutation()
     rows = []
@@ -97,17 +100,17 @@ def scheme_point_rows(scheme: vocab.Scheme) -> list[list[object]]:
 
 def scheme_listing_markdown(corr_dir: Path | None = None) -> str:
     """The generated part of docs/correspondences.md: a summary and every scheme's index table."""
-    vocabulary = _load_or_exit(vocab.load_vocabulary, corr_dir)
+    vocabulary = _load_or_exit(load_vocabulary, corr_dir)
     parts = [
         "### Summary",
         "",
         format_markdown_table(SUMMARY_HEADERS, scheme_summary_rows(corr_dir)),
         "",
         f"Vocabulary: {len(vocabulary)} canonical landmarks; kept by at least one scheme: "
-        f"{len(vocab.canonical_landmarks(None, corr_dir))}.",
+        f"{len(canonical_landmarks(None, corr_dir))}.",
     ]
-    for name in vocab.list_schemes(corr_dir):
-        scheme = vocab.load_scheme(name, corr_dir)
+    for name in list_schemes(corr_dir):
+        scheme = load_scheme(name, corr_dir)
         parts += ["", f"### {name}", "", f"{scheme.description}. Databases: {', '.join(scheme.databases)}. "
                   f"{len(scheme.kept_indices)} of {scheme.num_points} kept.", "",
                   format_markdown_table(POINT_HEADERS, scheme_point_rows(scheme))]
@@ -126,16 +129,16 @@ def replace_generated_section(text: str, generated: str) -> str:
 
 @click.group("corr")
 def corr() -> None:
-    """Landmark vocabulary and schemes: list, show, validate, docs."""
+    """Landmark vocabulary and schemes: list, show, validate, docs, init, schema."""
 
 
 @corr.command("list")
 @corr_dir_option
 def list_command(corr_dir: Path | None) -> None:
     """Schemes with point counts, kept counts and drops by rule; the vocabulary size."""
-    vocabulary = _load_or_exit(vocab.load_vocabulary, corr_dir)
+    vocabulary = _load_or_exit(load_vocabulary, corr_dir)
     click.echo(format_table(SUMMARY_HEADERS, scheme_summary_rows(corr_dir)))
-    canonical = _load_or_exit(vocab.canonical_landmarks, None, corr_dir)
+    canonical = _load_or_exit(canonical_landmarks, None, corr_dir)
     click.echo(f"\nvocabulary: {len(vocabulary)} landmarks ({vocabulary.path}); "
                f"kept by at least one scheme: {len(canonical)}")
 
@@ -146,7 +149,7 @@ def list_command(corr_dir: Path | None) -> None:
 @corr_dir_option
 def show_command(scheme_name: str, markdown: bool, corr_dir: Path | None) -> None:
     """Every native index of SCHEME: its canonical name, or the drop rule and reason."""
-    scheme = _load_or_exit(vocab.load_scheme, scheme_name, corr_dir)
+    scheme = _load_or_exit(load_scheme, scheme_name, corr_dir)
     rows = scheme_point_rows(scheme)
     render = format_markdown_table if markdown else format_table
     click.echo(f"{scheme.name}: {scheme.description}")
@@ -165,14 +168,14 @@ def validate_command(corr_dir: Path | None) -> None:
     Exits with status 1 when there is any problem.
     """
     folder = correspondences_dir(corr_dir)
-    problems = vocab.validate(folder)
+    problems = validate(folder)
     for problem in problems:
         click.echo(str(problem), err=True)
     if problems:
         click.echo(f"{len(problems)} problem(s) in {folder}", err=True)
         sys.exit(1)
-    vocabulary = vocab.load_vocabulary(folder)
-    schemes = vocab.list_schemes(folder)
+    vocabulary = load_vocabulary(folder)
+    schemes = list_schemes(folder)
     click.echo(f"OK: {len(vocabulary)} landmarks, {len(schemes)} schemes ({', '.join(schemes)}) in {folder}")
 
 
@@ -183,10 +186,12 @@ def init_command(folder: Path) -> None:
 
     Use the copy with --corr-dir FOLDER (fuse build, fuse corr ...) or
     LANDMARK_FUSION_CORRESPONDENCES=FOLDER; `fuse corr suggest --write` writes only there.
+    FOLDER/schemas/ gets the JSON schemas of the files (see `fuse corr schema`).
     """
     import os
     import shutil
 
+    from landmark_fusion.correspondence.schema_files import SCHEMAS_DIR, write_schemas
     from landmark_fusion.facemodel.tables import MODELS_DIR
     from landmark_fusion.lifetime import process_tag
     from landmark_fusion.paths import installed_correspondences
@@ -195,7 +200,7 @@ def init_command(folder: Path) -> None:
         raise click.ClickException(f"{folder} exists and is not an empty folder; nothing was "
                                    "copied: give a new folder")
     source = installed_correspondences()
-    files = [source / vocab.VOCABULARY_FILE, *sorted((source / vocab.SCHEMES_DIR).glob("*.yaml")),
+    files = [source / VOCABULARY_FILE, *sorted((source / SCHEMES_DIR).glob("*.yaml")),
              *sorted((source / MODELS_DIR).glob("*.yaml"))]
     folder.parent.mkdir(parents=True, exist_ok=True)
     partial = folder.with_name(f".{folder.name}.fuse-corr-init-{process_tag()}.tmp")
@@ -205,15 +210,37 @@ def init_command(folder: Path) -> None:
             target = partial / path.relative_to(source)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
+        write_schemas(partial / SCHEMAS_DIR)
         os.replace(partial, folder)  # the copy appears whole or not at all
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)  # only the copy this command was making
         raise
-    schemes = sum(p.parent.name == vocab.SCHEMES_DIR for p in files)
+    schemes = sum(p.parent.name == SCHEMES_DIR for p in files)
     tables = sum(p.parent.name == MODELS_DIR for p in files)
-    click.echo(f"created {folder}: {vocab.VOCABULARY_FILE}, {schemes} schemes, {tables} model "
-               f"tables (from {source})\nuse it with --corr-dir {folder} or "
-               f"{ENV_VAR}={folder}")
+    click.echo(f"created {folder}: {VOCABULARY_FILE}, {schemes} schemes, {tables} model "
+               f"tables (from {source}), JSON schemas in {SCHEMAS_DIR}/\nuse it with --corr-dir "
+               f"{folder} or {ENV_VAR}={folder}")
+
+
+@corr.command("schema")
+@click.option("--out", "folder", required=True, type=click.Path(path_type=Path),
+              help="Folder to write the schemas into (made if missing).")
+def schema_command(folder: Path) -> None:
+    """Write the JSON schemas of the three file kinds, for an editor to check and complete them.
+
+    landmarks.schema.json (landmarks.yaml), scheme.schema.json (schemes/*.yaml) and
+    model-table.schema.json (models/*.yaml), generated from the same typed models that
+    `fuse corr validate` checks each entry with. Earlier schemas written by this command are
+    replaced; any other file at their paths is refused and nothing is written.
+    """
+    from landmark_fusion.correspondence.schema_files import SchemaFileError, write_schemas
+
+    try:
+        written = write_schemas(folder)
+    except SchemaFileError as error:
+        raise click.ClickException(str(error)) from None
+    for path in written:
+        click.echo(f"wrote {path}")
 
 
 @corr.command("docs")

@@ -47,7 +47,7 @@ def faces_from_sources(roots: Iterable[tuple[str, Path, dict]], limit: int = 0,
 
     from ..facemodel.fit import AnnotatedFaces
     from ..sources import RawFace, get_source
-    from ..vocabulary import canonical_landmarks, load_scheme
+    from ..correspondence import canonical_landmarks, load_scheme
 
     per_face: list[tuple[int, str, np.ndarray, np.ndarray]] = []
     names_src: list[str] = []
@@ -132,7 +132,7 @@ def model_report(model_path: str, table: str | None, corr_dir: str | None,
                  schemes: list[str] | None) -> dict[str, Any]:
     """What the table of a model has, what it lacks per scheme, and what is wrong with it."""
     from ..facemodel.tables import shared_vertices, table_problems
-    from ..vocabulary import list_schemes, load_scheme, load_vocabulary
+    from ..correspondence import list_schemes, load_scheme, load_vocabulary
 
     model, tab = _load(model_path, table, corr_dir)
     vocab = load_vocabulary(corr_dir)
@@ -177,7 +177,7 @@ def validate_table(table: str, corr_dir: Any) -> None:
     check its names against the vocabulary and its vertices against its ``num_vertices``; exit
     status 1 on problems."""
     from ..facemodel.tables import read_table, table_path, table_problems
-    from ..vocabulary import load_vocabulary
+    from ..correspondence import load_vocabulary
 
     corr_dir = None if corr_dir is None else str(corr_dir)
     candidate = Path(table)
@@ -296,7 +296,7 @@ def suggest(model_path: str, table: str | None, landmarks: tuple[str, ...], root
     from ..facemodel.fit import suggest_vertices
     from ..facemodel.tables import TableEntry, write_entry
     from ..paths import is_installed_copy
-    from ..vocabulary import load_vocabulary
+    from ..correspondence import load_vocabulary
 
     model, tab = _load(model_path, table, corr_dir)
     if write and (tab.path is None or is_installed_copy(tab.path)):
@@ -346,7 +346,7 @@ def show_on_model(scheme_name: str, model_path: str, table: str | None, png: str
     scheme = scheme_name
     corr_dir = None if corr_dir is None else str(corr_dir)
     from ..facemodel.render_landmarks import render_landmarks
-    from ..vocabulary import load_scheme
+    from ..correspondence import load_scheme
 
     model, tab = _load(model_path, table, corr_dir)
     names = load_scheme(scheme, corr_dir).kept_names

@@ -31,7 +31,7 @@ def claim_folder(out: Path) -> None:
 
 def check_inputs(model_path: Path | None) -> None:
     """Load what the rendering processes will load, so that a broken file fails here, once."""
-    from ..vocabulary import canonical_landmarks
+    from ..correspondence import canonical_landmarks
 
     canonical_landmarks()
     if model_path is not None:

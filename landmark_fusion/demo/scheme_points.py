@@ -62,7 +62,7 @@ class SchemePoints:
 
     def __init__(self, model, table: dict[str, int], schemes: tuple[str, ...] = ("ibug68", "ibug68_fixed",
                  "aflw21", "fw74", "wflw98"), corr_dir=None):
-        from landmark_fusion.vocabulary import load_scheme
+        from landmark_fusion.correspondence import load_scheme
 
         self.model = model
         self.table = dict(table)

@@ -353,7 +353,7 @@ class SyntheticFace:
 
 def landmark_names(corr_dir: str | Path | None = None) -> list[str]:
     """The canonical landmarks the synthetic model must carry (every name any scheme keeps)."""
-    from landmark_fusion.vocabulary import canonical_landmarks, load_vocabulary
+    from landmark_fusion.correspondence import canonical_landmarks, load_vocabulary
 
     vocab = load_vocabulary(corr_dir)
     return list(dict.fromkeys(list(vocab.names) + list(canonical_landmarks())))

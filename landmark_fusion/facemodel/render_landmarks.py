@@ -45,7 +45,7 @@ def render_landmarks(model: Any, table: Any, names: Sequence[str], path: str | o
 
     if regions is None:
         try:
-            from ..vocabulary import load_vocabulary
+            from ..correspondence import load_vocabulary
 
             vocab = load_vocabulary()
             regions = {n: vocab.landmarks[n].region for n in names if n in vocab}

@@ -13,7 +13,9 @@ the data they were estimated from (``fuse corr suggest``). File layout::
       ear_r: {vertex: 1234, estimated: true, source: "...", data: "...", error: 3.1}
 
 Each entry stays on one line, so :func:`write_entry` can replace or insert one entry and leave the
-rest of the file (comments, order) untouched.
+rest of the file (comments, order) untouched. The keys of the file and of each entry, and what each
+may hold, are those of the typed model
+:class:`~landmark_fusion.correspondence.file_schema.TableFile`.
 """
 from __future__ import annotations
 
@@ -29,8 +31,6 @@ import yaml
 from ..paths import correspondences_dir
 
 MODELS_DIR = "models"
-_TOP_KEYS = {"model", "description", "model_names", "num_vertices", "contours", "landmarks"}
-_ENTRY_KEYS = {"vertex", "source", "estimated", "data", "error", "alternatives"}
 
 
 class TableError(ValueError):
@@ -74,6 +74,7 @@ class ModelTable(Mapping[str, TableEntry]):
     num_vertices: int | None = None
     entries: dict[str, TableEntry] = field(default_factory=dict)
     contours: dict[str, Any] = field(default_factory=dict)
+    lines: dict[str, int] = field(default_factory=dict, repr=False, compare=False)  # name → file line
 
     def __getitem__(self, name: str) -> TableEntry:
         return self.entries[name]
@@ -113,79 +114,24 @@ def list_tables(corr_dir: str | os.PathLike | None = None) -> list[str]:
 
 
 def read_table(path: str | os.PathLike) -> ModelTable:
-    """Parse one table file; raises :class:`TableError` naming the file, the line and the entry at
-    fault (``FILE:LINE: message``)."""
-    from ..vocabulary import line_of, read_yaml_with_lines
+    """Parse one table file; raises :class:`TableError` listing every problem of the file as
+    ``FILE:LINE: key path: message`` (its YAML, its keys, each entry; see
+    :class:`~landmark_fusion.correspondence.file_schema.TableFile`)."""
+    from ..correspondence.file_schema import TableFile
+    from ..correspondence.typed_reading import read_typed
 
     path = Path(path)
-    data, problem = read_yaml_with_lines(path)
-    if problem is not None:
-        raise TableError(str(problem))
-
-    def fail(line: int, message: str) -> TableError:
-        return TableError(f"{path}:{line}: {message}" if line else f"{path}: {message}")
-
-    if not isinstance(data, dict):
-        raise fail(1, "expected a mapping at the top level (model, landmarks, ...)")
-    unknown = set(data) - _TOP_KEYS
-    if unknown:
-        key = sorted(unknown, key=str)[0]
-        raise fail(line_of(data, key), f"unknown keys {sorted(map(str, unknown))}; allowed: "
-                                       f"{sorted(_TOP_KEYS)}")
-    raw = data.get("landmarks") or {}
-    if not isinstance(raw, dict):
-        raise fail(line_of(data, "landmarks"), "'landmarks' must be a mapping name -> entry")
-    entries = {}
-    for name, value in raw.items():
-        try:
-            entries[str(name)] = _parse_entry(path, str(name), value)
-        except TableError as error:
-            raise fail(line_of(raw, name), str(error)) from None
-    n = data.get("num_vertices")
-    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n <= 0):
-        raise fail(line_of(data, "num_vertices"), f"num_vertices must be a positive integer, got {n!r}")
-    names = data.get("model_names") or []
-    if not isinstance(names, list):
-        raise fail(line_of(data, "model_names"), "'model_names' must be a list of model names")
-    contours = data.get("contours") or {}
-    if not isinstance(contours, dict):
-        raise fail(line_of(data, "contours"), "'contours' must be a mapping")
-    return ModelTable(model=str(data.get("model") or path.stem), path=path,
-                      description=str(data.get("description") or ""),
-                      model_names=[str(s) for s in names],
-                      num_vertices=n, entries=entries, contours=dict(contours))
-
-
-def _parse_entry(path: Path, name: str, value: Any) -> TableEntry:
-    """One entry; a :class:`TableError` without the file (the caller adds file and line)."""
-    where = f"landmark {name}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        raise TableError(f"{where}: give {{vertex: {value}, source: ...}} (every entry names its source)")
-    if not isinstance(value, dict):
-        raise TableError(f"{where}: expected {{vertex: N, source: \"...\"}}, got {value!r}")
-    unknown = set(value) - _ENTRY_KEYS
-    if unknown:
-        raise TableError(f"{where}: unknown keys {sorted(map(str, unknown))}; allowed: {sorted(_ENTRY_KEYS)}")
-    vertex = value.get("vertex")
-    if not isinstance(vertex, int) or isinstance(vertex, bool) or vertex < 0:
-        raise TableError(f"{where}: vertex must be a non-negative integer, got {vertex!r}")
-    source = value.get("source")
-    if not isinstance(source, str) or not source.strip():
-        raise TableError(f"{where}: every entry needs a 'source'")
-    estimated = bool(value.get("estimated", False))
-    if estimated and not value.get("data"):
-        raise TableError(f"{where}: an estimated entry must name the 'data' it came from")
-    alternatives = []
-    for alt in value.get("alternatives") or []:
-        if not isinstance(alt, dict) or not isinstance(alt.get("vertex"), int):
-            raise TableError(f"{where}: alternatives are {{vertex: N, source: \"...\"}}, got {alt!r}")
-        alternatives.append((int(alt["vertex"]), str(alt.get("source", ""))))
-    error = value.get("error")
-    if error is not None and (isinstance(error, bool) or not isinstance(error, (int, float))):
-        raise TableError(f"{where}: error must be a number (% of the face size), got {error!r}")
-    return TableEntry(name, int(vertex), source.strip(), estimated,
-                      None if value.get("data") is None else str(value["data"]),
-                      None if error is None else float(error), tuple(alternatives))
+    located, problems = read_typed(path, TableFile)
+    if problems or located is None:
+        raise TableError("\n".join(map(str, problems)))
+    file = located.model
+    entries = {name: TableEntry(name, entry.vertex, entry.source.strip(), entry.estimated, entry.data,
+                                entry.error, tuple((alt.vertex, alt.source) for alt in entry.alternatives))
+               for name, entry in (file.landmarks or {}).items()}
+    return ModelTable(model=file.model or path.stem, path=path, description=file.description,
+                      model_names=list(file.model_names or []), num_vertices=file.num_vertices,
+                      entries=entries, contours=dict(file.contours or {}),
+                      lines={name: located.line("landmarks", name) for name in entries})
 
 
 def table_path(table_name: str, corr_dir: str | os.PathLike | None = None) -> Path:
@@ -284,15 +230,22 @@ def write_entry(path: str | os.PathLike, entry: TableEntry, order: Sequence[str]
 # ----------------------------------------------------------------------------------------------
 
 def table_problems(table: ModelTable, vocabulary_names: Sequence[str]) -> list[str]:
-    """Names the vocabulary does not know and vertices beyond ``num_vertices``."""
-    where = table.path or table.model
+    """Names the vocabulary does not know and vertices beyond ``num_vertices``, each as
+    ``FILE:LINE: name: what``."""
     known = set(vocabulary_names)
-    problems = [f"{where}: {n}: not a canonical landmark name (landmarks.yaml)"
+    problems = [f"{_where(table, n)}: {n}: not a canonical landmark name (landmarks.yaml)"
                 for n in table.entries if n not in known]
     if table.num_vertices is not None:
-        problems += [f"{where}: {e.name}: vertex {e.vertex} ≥ num_vertices {table.num_vertices}"
+        problems += [f"{_where(table, e.name)}: {e.name}: vertex {e.vertex} ≥ num_vertices {table.num_vertices}"
                      for e in table.entries.values() if e.vertex >= table.num_vertices]
     return problems
+
+
+def _where(table: ModelTable, name: str) -> str:
+    """``FILE:LINE`` of an entry (the file alone, or the table name, where the line is not known)."""
+    where = table.path or table.model
+    line = table.lines.get(name, 0)
+    return f"{where}:{line}" if line else str(where)
 
 
 def shared_vertices(table: ModelTable) -> dict[int, list[str]]:

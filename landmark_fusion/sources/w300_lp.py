@@ -64,7 +64,7 @@ _NAME = re.compile(r"^(?P<identity>.+)_(?P<face>\d+)_(?P<k>\d+)$")
 
 def scheme_flip_permutation(scheme: str = SCHEME) -> np.ndarray:
     """The native-index mirror permutation of ``scheme``, from the correspondence vocabulary."""
-    from landmark_fusion.vocabulary import load_scheme
+    from landmark_fusion.correspondence import load_scheme
 
     return np.asarray(load_scheme(scheme).flip_permutation(), dtype=np.int64)
 

@@ -80,7 +80,7 @@ def test_real_samples_rows(real_build, samples_dir):
                              & (meta["source"] == "aflw2000_3d"))[0])
     sample = shards.get(row)
     assert shards.scheme_names[sample["scheme"]] == "ibug68_fixed"
-    from landmark_fusion.vocabulary import load_scheme
+    from landmark_fusion.correspondence import load_scheme
 
     scheme = load_scheme("ibug68_fixed")
     names = shards.landmark_names

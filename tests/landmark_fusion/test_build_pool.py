@@ -15,7 +15,7 @@ from landmark_fusion.demo.writers.base import FixtureFace
 from landmark_fusion.demo.writers.w300 import write_300w
 from landmark_fusion.roots import Root
 from landmark_fusion.sources import SOURCES
-from landmark_fusion.vocabulary import canonical_landmarks
+from landmark_fusion.correspondence import canonical_landmarks
 
 COUNT = 21
 

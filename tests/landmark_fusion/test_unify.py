@@ -29,7 +29,7 @@ def test_two_indices_on_one_name_is_an_error():
 
 
 def test_real_ibug68_scheme_matches_its_yaml():
-    from landmark_fusion.vocabulary import canonical_landmarks, load_scheme
+    from landmark_fusion.correspondence import canonical_landmarks, load_scheme
 
     names = canonical_landmarks()
     scheme = load_scheme("ibug68")

@@ -23,7 +23,7 @@ _STATE: dict = {}
 
 
 def landmark_names() -> list[str]:
-    from landmark_fusion.vocabulary import load_scheme
+    from landmark_fusion.correspondence import load_scheme
 
     return list(load_scheme(SCHEME).kept_names)
 

@@ -34,7 +34,7 @@ def test_composition_picks_single_points_and_averages_lists():
 
 
 def test_plan_evaluates_the_18_aflw_points_with_ground_truth():
-    from landmark_fusion.vocabulary import canonical_landmarks, load_scheme
+    from landmark_fusion.correspondence import canonical_landmarks, load_scheme
 
     names68 = load_scheme("ibug68_fixed").index_to_name
     aflw = load_scheme("aflw21").index_to_name
@@ -145,7 +145,7 @@ def test_pts68_points_land_where_the_reader_puts_the_21_points(pts68_double_box,
 @pytest.fixture(scope="module")
 def table_68(tmp_path_factory) -> Path:
     """A vertex table giving every ibug68_fixed name a vertex of the tiny test model."""
-    from landmark_fusion.vocabulary import load_scheme
+    from landmark_fusion.correspondence import load_scheme
 
     path = tmp_path_factory.mktemp("table68") / "tiny68.json"
     path.write_text(json.dumps({n: 2 * i for i, n in enumerate(load_scheme("ibug68_fixed").index_to_name)}))

@@ -59,7 +59,7 @@ def aflw_shards(tmp_path_factory, samples_dir) -> Path:
 
 
 def test_eval_refuses_a_pickled_pts68(tmp_path, trained_checkpoint, aflw_shards):
-    from landmark_fusion.vocabulary import load_scheme
+    from landmark_fusion.correspondence import load_scheme
 
     marker = tmp_path / "payload-ran"
     folder = tmp_path / "test.configs"

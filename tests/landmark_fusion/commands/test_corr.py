@@ -112,12 +112,33 @@ def test_init_copies_the_installed_data_and_refuses_a_used_folder(tmp_path) -> N
     copied = sorted(p.relative_to(tmp_path / "mine").as_posix() for p in (tmp_path / "mine").rglob("*.yaml"))
     assert copied == sorted(p.relative_to(installed).as_posix() for p in installed.rglob("*.yaml"))
     assert _run("validate", "--corr-dir", str(tmp_path / "mine")).exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "mine" / "schemas").iterdir()) == [
+        "landmarks.schema.json", "model-table.schema.json", "scheme.schema.json"]
     (tmp_path / "used").mkdir()
     (tmp_path / "used" / "notes.txt").write_text("mine")
     refused = _run("init", str(tmp_path / "used"))
     assert refused.exit_code == 1 and "not an empty folder" in refused.output
     assert sorted(p.name for p in (tmp_path / "used").iterdir()) == ["notes.txt"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_schema_writes_the_json_schemas_and_keeps_a_users_file(tmp_path) -> None:
+    import json
+
+    result = _run("schema", "--out", str(tmp_path / "schemas"))
+    assert result.exit_code == 0, result.output
+    written = sorted(p.name for p in (tmp_path / "schemas").iterdir())
+    assert written == ["landmarks.schema.json", "model-table.schema.json", "scheme.schema.json"]
+    assert result.output.count("wrote ") == 3
+    scheme = json.loads((tmp_path / "schemas" / "scheme.schema.json").read_text(encoding="utf-8"))
+    assert scheme["required"] == ["name", "num_points", "expected_kept", "points"]
+    assert _run("schema", "--out", str(tmp_path / "schemas")).exit_code == 0  # its own files: replaced
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "scheme.schema.json").write_text("{}")
+    refused = _run("schema", "--out", str(tmp_path / "mine"))
+    assert refused.exit_code == 1 and "is not a schema written by landmark-fusion" in refused.output
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == ["scheme.schema.json"]
+    assert (tmp_path / "mine" / "scheme.schema.json").read_text() == "{}"
 
 
 def _drop_subnasale(folder: Path) -> None:
@@ -227,9 +248,9 @@ def test_a_broken_copy_is_one_message_for_every_command(tmp_path, demo_roots, mo
 @pytest.mark.parametrize(("content", "message"), [
     (b"model: x\nlandmarks:\n\t- 1\n", ":3: YAML syntax error"),
     (b"- a\n- b\n", ":1: expected a mapping at the top level"),
-    (b"model: x\nlandmarks:\n  chin: {vertex: -3, source: s}\n", ":3: landmark chin: vertex must be"),
-    (b"model: x\nlandmarks:\n  chin: 33\n", ":3: landmark chin: give {vertex: 33"),
-    (b"model: x\nlandmarks:\n  nochin: {vertex: 3, source: s}\n", "nochin: not a canonical landmark"),
+    (b"model: x\nlandmarks:\n  chin: {vertex: -3, source: s}\n", ":3: landmarks.chin.vertex: must be"),
+    (b"model: x\nlandmarks:\n  chin: 33\n", ":3: landmarks.chin: give {vertex: 33"),
+    (b"model: x\nlandmarks:\n  nochin: {vertex: 3, source: s}\n", ":3: nochin: not a canonical landmark"),
     (b"model: x\n\xff\n", ":2: not UTF-8 text"),
 ])
 def test_validate_a_table_file_alone(tmp_path, content, message) -> None:

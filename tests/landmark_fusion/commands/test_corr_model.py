@@ -81,7 +81,7 @@ def test_check_on_300w_samples(tmp_path: Path, roots: str, sfm_path: str) -> Non
     report = json.loads(result.output)
     assert report["faces"] == 3 and report["data"] == "300w: 3 faces"
     assert 0 < report["nme"] <= 4.0
-    assert set(report["landmarks"]) == set(__import__("landmark_fusion.vocabulary", fromlist=["x"])
+    assert set(report["landmarks"]) == set(__import__("landmark_fusion.correspondence", fromlist=["x"])
                                            .load_scheme("ibug68").kept_names)
     assert all(v["count"] == 3 for v in report["landmarks"].values())
     assert plot.stat().st_size > 10_000

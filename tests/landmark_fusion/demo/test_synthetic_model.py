@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from landmark_fusion.demo import synthetic_model as sm
-from landmark_fusion.vocabulary import canonical_landmarks, load_vocabulary
+from landmark_fusion.correspondence import canonical_landmarks, load_vocabulary
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from landmark_fusion.facemodel.fit import (AnnotatedFaces, LandmarkModel, fit_la
                                            landmark_residuals, nme_normaliser, project, rodrigues,
                                            rotation_vector, suggest_vertices, yaw_rotation)
 from landmark_fusion.facemodel.tables import load_model_table
-from landmark_fusion.vocabulary import load_scheme
+from landmark_fusion.correspondence import load_scheme
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import scipy.io
 from landmark_fusion.facemodel.tables import (TableEntry, TableError, list_tables, load_model_table,
                                               read_table, table_for, table_problems, write_entry)
 from landmark_fusion.paths import correspondences_dir
-from landmark_fusion.vocabulary import load_scheme, load_vocabulary
+from landmark_fusion.correspondence import load_scheme, load_vocabulary
 
 SHIPPED = ["bfm2009_53490", "bfm_3ddfa_53215", "bfm_3ddfa_v2_38365", "ict_facekit", "sfm3448"]
 
@@ -127,10 +127,10 @@ def test_write_entry_replaces_and_inserts_keeping_comments(tmp_path: Path) -> No
 
 @pytest.mark.parametrize("body, message", [
     ("  chin: 33\n", "names its source"),
-    ("  chin: {vertex: 33}\n", "needs a 'source'"),
+    ("  chin: {vertex: 33}\n", "missing key 'source'"),
     ("  chin: {vertex: -1, source: s}\n", "non-negative"),
     ("  chin: {vertex: 3, source: s, estimated: true}\n", "'data'"),
-    ("  chin: {vertex: 3, source: s, colour: red}\n", "unknown keys"),
+    ("  chin: {vertex: 3, source: s, colour: red}\n", "unknown key 'colour'"),
 ])
 def test_bad_entries_are_named(tmp_path: Path, body: str, message: str) -> None:
     path = tmp_path / "t.yaml"
@@ -145,3 +145,23 @@ def test_unknown_names_are_problems(tmp_path: Path) -> None:
                     "  chinn: {vertex: 4, source: s}\n  nose_tip: {vertex: 12, source: s}\n")
     problems = table_problems(read_table(path), load_vocabulary().names)
     assert len(problems) == 2 and "chinn" in problems[0] and "nose_tip" in problems[1]
+
+
+def test_every_problem_of_a_table_at_once_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text("model: t\nnum_vertices: 0\nlandmarks:\n  chin: {vertex: -1, source: s}\n"
+                    "  nose_tip: {vertex: 2}\n  chin: {vertex: 3, source: s}\n")
+    with pytest.raises(TableError) as info:
+        read_table(path)
+    assert str(info.value).splitlines() == [
+        f"{path}:2: num_vertices: must be positive, not 0",
+        f"{path}:5: landmarks.nose_tip: missing key 'source': where the vertex comes from (a published "
+        "file, or the command that estimated it)",
+        f"{path}:6: landmarks: key 'chin' given twice"]
+
+
+def test_unknown_names_are_named_with_their_line(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text("model: t\nlandmarks:\n  chin: {vertex: 3, source: s}\n  chinn: {vertex: 4, source: s}\n")
+    assert table_problems(read_table(path), load_vocabulary().names) == [
+        f"{path}:4: chinn: not a canonical landmark name (landmarks.yaml)"]

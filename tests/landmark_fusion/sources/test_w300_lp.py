@@ -17,7 +17,7 @@ from landmark_fusion.sources.w300_lp import W300LPSource, parse_name
 
 @pytest.fixture(scope="module")
 def flip_perm() -> np.ndarray:
-    from landmark_fusion.vocabulary import load_scheme
+    from landmark_fusion.correspondence import load_scheme
 
     return np.asarray(load_scheme("ibug68_fixed").flip_permutation())
 

@@ -46,7 +46,7 @@ def test_quirks_reproduced(written):
 
 def test_round_trip(written):
     root, faces = written
-    from landmark_fusion.vocabulary import load_scheme
+    from landmark_fusion.correspondence import load_scheme
 
     perm = np.asarray(load_scheme("ibug68_fixed").flip_permutation())
     source = W300LPSource(root, landmarks_one_based=True)
