@@ -42,7 +42,7 @@ def version_option(prog: str):
 
 def user_file_errors() -> tuple[type[BaseException], ...]:
     """Errors whose message names a user's file and what is wrong with it."""
-    from landmark_fusion.build_output import OutputError
+    from landmark_fusion.build import OutputError
     from landmark_fusion.facemodel.model import FaceModelError
     from landmark_fusion.figures import FigureExistsError
     from landmark_fusion.facemodel.tables import TableError
