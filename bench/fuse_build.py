@@ -51,7 +51,7 @@ def _bare_init() -> None:
     """The same process settings as the build's workers (one OpenCV thread, malloc thresholds)."""
     import cv2
 
-    from landmark_fusion.allocator import reuse_large_buffers
+    from landmark_fusion.build.allocator import reuse_large_buffers
 
     cv2.setNumThreads(1)
     reuse_large_buffers()

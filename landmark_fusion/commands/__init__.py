@@ -42,7 +42,7 @@ def version_option(prog: str):
 
 def user_file_errors() -> tuple[type[BaseException], ...]:
     """Errors whose message names a user's file and what is wrong with it."""
-    from landmark_fusion.build_output import OutputError
+    from landmark_fusion.build import OutputError
     from landmark_fusion.facemodel.model import FaceModelError
     from landmark_fusion.figures import FigureExistsError
     from landmark_fusion.facemodel.tables import TableError
@@ -68,7 +68,6 @@ class FuseGroup(click.Group):
         from landmark_fusion.lifetime import exit_status, signal_name, terminate_like_interrupt
         from landmark_fusion.roots import RootsError
 
-        errors = user_file_errors()
         try:
             with terminate_like_interrupt():
                 return super().invoke(ctx)
@@ -76,12 +75,18 @@ class FuseGroup(click.Group):
             click.echo(f"\nfuse {ctx.invoked_subcommand or ''}: stopped by {signal_name(stop)}",
                        err=True)
             ctx.exit(exit_status(stop))
-        except errors as error:
-            raise click.ClickException(str(error)) from None
-        except RootsError as error:  # the roots file or --sources: a usage error (exit status 2)
-            raise click.UsageError(str(error), ctx) from None
-        except OSError as error:  # a file that cannot be read or written: missing, a folder, full
-            raise click.ClickException(describe_os_error(error)) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # click's own (--help, usage errors, exit codes) pass as they are
+        except Exception as error:
+            # the user-file error types come from most of the fusion stage: imported only when
+            # something failed, so that starting a command (or its --help) does not load them all
+            if isinstance(error, user_file_errors()):
+                raise click.ClickException(str(error)) from None
+            if isinstance(error, RootsError):  # the roots file or --sources: a usage error (2)
+                raise click.UsageError(str(error), ctx) from None
+            if isinstance(error, OSError):  # a file that cannot be read or written: missing, full
+                raise click.ClickException(describe_os_error(error)) from None
+            raise
 
 
 @click.group(cls=FuseGroup, context_settings={"help_option_names": ["-h", "--help"]})

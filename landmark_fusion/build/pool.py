@@ -1,6 +1,8 @@
-"""How ``fuse build`` runs its workers: a process pool, shared crop slots, crash isolation.
+"""The local engine of a build: a process pool, shared crop slots, crash isolation.
 
-Chunks of work items go to a pool of ``forkserver`` workers with a bounded number in flight, and
+:class:`ProcessPoolEngine` is the :class:`~.engine.Engine` of ``--workers N``. It is handed the work
+and its initialiser as callables (:mod:`.work` provides them; this module never imports it), and
+chunks of work items go to a pool of ``forkserver`` workers with a bounded number in flight, and
 their results come back in order. Each chunk in flight owns a slot of a :class:`~.crop_ring.CropRing`
 where its worker leaves the crops, so only the small fields travel through the pool's pipe. When a
 worker process dies (a crash in a native decoder, the out-of-memory killer), the pool breaks and
@@ -9,67 +11,40 @@ the items of a chunk that still kills its worker one at a time, so that only the
 is rejected (``worker_crashed``) and everything else is kept.
 
 The workers never outlive the build: each one ends when the building process ends, even by SIGKILL
-(:func:`~.lifetime.end_with`), and a pool closed with work still in flight (``--strict``, Ctrl-C,
-SIGTERM) cancels the chunks not started and terminates a worker that does not finish its chunk
-within seconds.
+(:func:`~landmark_fusion.lifetime.end_with`), and a pool closed with work still in flight
+(``--strict``, Ctrl-C, SIGTERM) cancels the chunks not started and terminates a worker that does
+not finish its chunk within seconds.
 """
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
 from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
-from itertools import islice
-from typing import Any, Callable, Iterable, Iterator
+from typing import Generator, Iterable, Iterator, Sequence
 
-from .build_worker import (WORKER_CRASHED, ChunkResult, WorkerContext, failed_chunk, init_worker,
-                           item_label, process_chunk)
+from ..lifetime import signals_deferred
+from .context import WorkerContext
 from .crop_ring import CropRing
-from .lifetime import signals_deferred
-from .roots import Root
-from .sources import SOURCES
-from .sources.base import Rejected
-
-def _chunks(tasks: Iterable, size: int) -> Iterator[list]:
-    iterator = iter(tasks)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
-def preload_modules(roots: list[Root]) -> list[str]:
-    """Modules the forkserver imports once, so that every worker starts with them loaded.
-
-    Each worker would otherwise import OpenCV (about 0.15 s of CPU), the vocabulary (with PyYAML),
-    ``unify`` and its readers itself at the start of every build. Importing OpenCV in the server
-    is fork-safe: its own thread pool is created only by the first parallel operation, which the
-    server never runs (each worker sets one thread before its first), and the one thread the
-    import starts belongs to the bundled OpenBLAS, which shuts its threads down around ``fork``.
-    """
-    readers = {SOURCES[root.name].split(":")[0] for root in roots if root.name in SOURCES}
-    return ["landmark_fusion.build_worker", __name__, "cv2", "yaml", f"{__package__}.correspondence.scheme_checks", f"{__package__}.unify",
-            *sorted(readers)]
-
+from .engine import Init, Work
+from .results import ChunkResult, crashed_chunk, failed_chunk
+from .tasks import Task
 
 #: Crops a ring slot holds per item of a chunk; a chunk with more faces sends them through the pipe.
 RING_ROWS_PER_ITEM = 2
 
 
-def crashed(tasks: list[tuple[str, Any]]) -> ChunkResult:
-    """Every item of a chunk rejected as ``worker_crashed``."""
-    detail = ("the worker process died while reading this item, also when it ran on its own (a "
-              "crash in a native library, or the out-of-memory killer)")
-    return ChunkResult([[Rejected(name, item_label(item), WORKER_CRASHED, detail)]
-                        for name, item in tasks], [0] * len(tasks), None)
-
-
 class WorkerPool:
     """A pool of build workers and the crop ring they share (see the module docstring)."""
 
-    def __init__(self, context: WorkerContext,
-                 work: Callable[[list, int | None], ChunkResult] = process_chunk) -> None:
-        """``work(chunk, slot)`` runs in the workers (a module-level function: it is pickled)."""
-        import multiprocessing
-        import os
-
+    def __init__(self, context: WorkerContext, work: Work, init: Init, workers: int,
+                 preload: Sequence[str] = ()) -> None:
+        """``work(chunk, slot)`` runs in the workers, each prepared by ``init(context)`` first
+        (module-level functions: they are pickled). ``preload``: modules the forkserver imports
+        once for every worker, besides those of ``work`` and ``init``."""
         settings = context.settings
         # forkserver: workers fork from a clean server process, never from this one, whose
         # native libraries (OpenCV, HDF5, torch thread pools) may hold locks that a plain fork
@@ -78,12 +53,14 @@ class WorkerPool:
         # preload list).
         if "forkserver" in multiprocessing.get_all_start_methods():
             self._mp = multiprocessing.get_context("forkserver")
-            self._mp.set_forkserver_preload(preload_modules(list(context.roots.values())))
+            self._mp.set_forkserver_preload(list(dict.fromkeys(
+                [work.__module__, init.__module__, *preload])))
         else:
             self._mp = multiprocessing.get_context("spawn")
-        self.workers = settings.workers
+        self.workers = workers
         self._work = work
-        self.limit = 2 * settings.workers + 2  # chunks in flight
+        self._init = init
+        self.limit = 2 * workers + 2  # chunks in flight
         self._pending = 0  # chunks submitted and not yet handed back
         self._closed = False
         self.ring: CropRing | None = None
@@ -100,17 +77,12 @@ class WorkerPool:
                 self.ring.close()
             raise
 
-    def _new_pool(self):
-        from concurrent.futures import ProcessPoolExecutor
-
-        return ProcessPoolExecutor(self.workers, mp_context=self._mp, initializer=init_worker,
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self.workers, mp_context=self._mp, initializer=self._init,
                                    initargs=(self._context,))
 
-    def _submit(self, chunk: list, slot: int | None):
+    def _submit(self, chunk: list[Task], slot: int | None) -> Future:
         """The chunk's future; a pool already broken gives a future holding that error."""
-        from concurrent.futures import Future
-        from concurrent.futures.process import BrokenProcessPool
-
         try:
             if len(getattr(self._pool, "_processes", None) or ()) < self.workers:
                 # this submit may start a worker: a signal in the middle of that would leave a
@@ -137,10 +109,8 @@ class WorkerPool:
             result.rows["images"] = self.ring.slot(result.image_slot)[:count]
         return result
 
-    def _alone(self, chunk: list) -> ChunkResult | None:
+    def _alone(self, chunk: list[Task]) -> ChunkResult | None:
         """Run one chunk with nothing else in flight; None if its worker died (pool restarted)."""
-        from concurrent.futures.process import BrokenProcessPool
-
         try:
             return self._submit(chunk, None).result()
         except BrokenProcessPool:
@@ -149,7 +119,7 @@ class WorkerPool:
         except Exception as error:  # noqa: BLE001 - e.g. a result that does not pickle
             return failed_chunk(chunk, error)
 
-    def _isolate(self, chunk: list) -> Iterator[ChunkResult]:
+    def _isolate(self, chunk: list[Task]) -> Iterator[ChunkResult]:
         """Results of a chunk that was in flight when a worker died: whole if it runs alone,
         else item by item, an item that kills its worker again rejected as ``worker_crashed``."""
         result = self._alone(chunk)
@@ -158,12 +128,11 @@ class WorkerPool:
             return
         for task in chunk:
             result = self._alone([task])
-            yield result if result is not None else crashed([task])
+            yield result if result is not None else crashed_chunk([task])
 
-    def run(self, chunks: Iterator[list]) -> Iterator[ChunkResult]:
-        """Results of every chunk, in order (see :func:`run_tasks`)."""
-        from concurrent.futures.process import BrokenProcessPool
-
+    def run(self, chunks: Iterable[list[Task]]) -> Iterator[ChunkResult]:
+        """Results of every chunk, in order (see :meth:`.engine.Engine.run`)."""
+        chunks = iter(chunks)
         in_flight: deque = deque()  # (future, chunk, slot)
         while True:
             while len(in_flight) < self.limit:
@@ -224,23 +193,23 @@ class WorkerPool:
                 self.ring.close()
 
 
-def run_tasks(tasks: Iterator[tuple[str, Any]], context: WorkerContext
-              ) -> Iterator[ChunkResult]:
-    """Results of every chunk of tasks, in order, with at most ``2·workers + 2`` chunks in flight.
+class ProcessPoolEngine:
+    """The :class:`~.engine.Engine` of a local pool of ``workers`` processes, at most
+    ``2·workers + 2`` chunks in flight. ``preload``: modules every worker starts with (imported
+    once in the pool's server, see :class:`WorkerPool`)."""
 
-    With workers, a result's ``rows["images"]`` may be a view into the shared crop ring: it stays
-    valid only until the next result is asked for, so the caller writes (or copies) it first.
-    """
-    chunks = _chunks(tasks, context.settings.chunk_items)
-    if context.settings.workers <= 0:
-        init_worker(context)
-        for chunk in chunks:
-            yield process_chunk(chunk)
-        return
-    pool = None
-    try:
-        pool = WorkerPool(context)
-        yield from pool.run(chunks)
-    finally:
-        if pool is not None:
-            pool.close()
+    def __init__(self, workers: int, preload: Sequence[str] = ()) -> None:
+        if workers < 1:
+            raise ValueError(f"a process pool needs at least one worker, not {workers}")
+        self.workers = workers
+        self.preload = tuple(preload)
+
+    def run(self, chunks: Iterable[list[Task]], work: Work, init: Init, context: WorkerContext
+            ) -> Generator[ChunkResult, None, None]:
+        pool = None
+        try:
+            pool = WorkerPool(context, work, init, self.workers, self.preload)
+            yield from pool.run(chunks)
+        finally:
+            if pool is not None:
+                pool.close()

@@ -1,73 +1,76 @@
-"""What a ``fuse build`` worker does: read one work item, decode, crop and unify its faces.
+"""What a build does per work item: read it, decode its image, check, crop and unify its faces.
 
-A worker process gets a :class:`WorkerContext` once, when its pool starts, and then turns chunks of
-work items into :class:`ChunkResult` objects: the kept rows of a chunk as one column batch (a few
-contiguous arrays pickle far faster than one object per row), and every rejection with its reason.
-Any exception becomes a rejection (``internal_error``), never a failed build. The same functions
-run in the building process itself with ``--workers 0``.
+A process that works for a build is prepared once by :func:`init_worker` (given the build's
+:class:`~.context.WorkerContext`) and then turns chunks of work items into
+:class:`~.results.ChunkResult` objects with :func:`process_chunk`: the kept rows of a chunk as one
+column batch (a few contiguous arrays pickle far faster than one object per row), and every
+rejection with its reason. Any exception becomes a rejection (``internal_error``), never a failed
+build. An engine (:mod:`.engine`) is handed these two functions and runs them wherever it runs the
+work: in the building process itself with ``--workers 0``, in pool workers otherwise.
+
+OpenCV is imported inside the functions that use it: a pool's server process imports it once for
+all its workers (:func:`preload_modules`), and a building process that leaves the work to workers
+never needs it (``import`` of this module stays cheap for the command line).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import signal
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from .crop import box_around, crop_box_image, extent_norm_size, landmark_extent
-from .crop_ring import CropRing, RingSpec
-from .imageio import read_image
-from .roots import Root
-from .shards import stack_samples
-from .shards.schema import Sample
-from .sources import get_source
-from .sources.base import RawFace, Rejected, SourceError, check_points
+from .. import unify as unify_module
+from ..crop import box_around, crop_box_image, extent_norm_size, landmark_extent
+from ..imageio import read_image
+from ..lifetime import end_with
+from ..paths import use_correspondences
+from ..roots import Root
+from ..shards import stack_samples
+from ..shards.schema import Sample
+from ..sources import SOURCES, get_source
+from ..sources.base import RawFace, Rejected, SourceError, check_points
+from ..unify import unify
+from ..correspondence import load_scheme
+from .allocator import reuse_large_buffers
+from .context import WorkerContext
+from .crop_ring import CropRing
+from .results import ChunkResult, internal_error, item_label
 
-if TYPE_CHECKING:
-    from .build import BuildSettings
-
-#: Reason of a rejection caused by an unexpected exception (a bug or an unforeseen file problem).
-INTERNAL_ERROR = "internal_error"
 #: Reason of a face none of whose visible points has a canonical name.
 NO_CANONICAL_POINTS = "no_canonical_points"
-#: Reason of an item whose worker process died while reading it, even when run on its own.
-WORKER_CRASHED = "worker_crashed"
-
-
-@dataclass
-class WorkerContext:
-    """What every worker needs, sent once when the pool starts."""
-
-    roots: dict[str, Root]
-    settings: BuildSettings
-    landmark_names: tuple[str, ...]
-    source_codes: dict[str, int]
-    scheme_codes: dict[str, int]
-    corr_dir: str | None = None       # the correspondence folder the build chose
-    ring: RingSpec | None = None      # shared crop slots (pool workers only)
-    builder_pid: int | None = None    # pool workers end when this process ends
-
 
 _CONTEXT: WorkerContext | None = None
 _READERS: dict[str, Any] = {}
 _RING: CropRing | None = None
 
 
+#: The scheme checks (and pydantic with them): loading a scheme in a worker runs them once.
+SCHEME_CHECKS = "landmark_fusion.correspondence.scheme_checks"
+
+
+def preload_modules(roots: list[Root]) -> list[str]:
+    """Modules a process pool's server imports once, so that every worker starts with them loaded.
+
+    Each worker would otherwise import OpenCV (about 0.15 s of CPU), the vocabulary (with PyYAML),
+    ``unify`` and its readers itself at the start of every build. Importing OpenCV in the server
+    is fork-safe: its own thread pool is created only by the first parallel operation, which the
+    server never runs (each worker sets one thread before its first), and the one thread the
+    import starts belongs to the bundled OpenBLAS, which shuts its threads down around ``fork``.
+    """
+    readers = {SOURCES[root.name].split(":")[0] for root in roots if root.name in SOURCES}
+    return [__name__, "cv2", "yaml", load_scheme.__module__, SCHEME_CHECKS, unify_module.__name__,
+            *sorted(readers)]
+
+
 def init_worker(context: WorkerContext) -> None:
-    """Pool initializer: one OpenCV thread, fixed malloc thresholds, the context and the ring,
-    the build's correspondence folder; a pool worker also ends with the building process and
-    leaves Ctrl-C to it (the building process stops the pool)."""
+    """Prepare this process for the work: one OpenCV thread, fixed malloc thresholds, the context
+    and the ring, the build's correspondence folder; a pool worker also ends with the building
+    process and leaves Ctrl-C to it (the building process stops the pool)."""
     global _CONTEXT, _RING
-    import signal
-
     import cv2
-
-    from . import unify
-    from .allocator import reuse_large_buffers
-    from .lifetime import end_with
-    from .paths import use_correspondences
 
     if context.builder_pid is not None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -77,31 +80,10 @@ def init_worker(context: WorkerContext) -> None:
     if context.corr_dir is not None:
         use_correspondences(context.corr_dir)
     scheme_size.cache_clear()  # both are cached by scheme name only: a new build may use
-    unify._cached_mapping.cache_clear()  # another folder in the same process (--workers 0)
+    unify_module._cached_mapping.cache_clear()  # another folder in the same process (--workers 0)
     _CONTEXT = context
     _READERS.clear()
     _RING = CropRing.attach(context.ring) if context.ring is not None else None
-
-
-@dataclass
-class ChunkResult:
-    """What a worker sends back for one chunk of items.
-
-    ``rejected[i]`` and ``kept[i]`` are the rejections and the number of rows of item ``i``;
-    ``rows`` holds every kept row of the chunk in item order as one column batch (None if none).
-    ``image_slot``: the ring slot holding the crops when ``rows`` travelled without its images.
-    """
-
-    rejected: list[list[Rejected]]
-    kept: list[int]
-    rows: dict[str, np.ndarray] | None
-    image_slot: int | None = None
-
-
-def failed_chunk(tasks: list[tuple[str, Any]], error: BaseException) -> ChunkResult:
-    """Every item of a chunk rejected as ``internal_error`` (e.g. its result could not be pickled)."""
-    return ChunkResult([[internal_error(name, item_label(item), error)] for name, item in tasks],
-                       [0] * len(tasks), None)
 
 
 def _reader(name: str):
@@ -113,22 +95,9 @@ def _reader(name: str):
     return reader
 
 
-def item_label(item: Any) -> str:
-    """A short id for an item whose reader failed before naming its sample."""
-    text = item.as_posix() if isinstance(item, Path) else str(item)
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
-def internal_error(source: str, sample_id: str, error: BaseException) -> Rejected:
-    """The rejection of a sample whose processing raised an unexpected exception."""
-    return Rejected(source, sample_id, INTERNAL_ERROR, f"{type(error).__name__}: {error}")
-
-
 @lru_cache(maxsize=None)
 def scheme_size(scheme: str) -> int:
     """Number of native points of a scheme (cached per process: loading validates the YAML)."""
-    from .correspondence import load_scheme
-
     return load_scheme(scheme).num_points
 
 
@@ -139,8 +108,6 @@ def make_sample(face: RawFace, image: np.ndarray, context: WorkerContext, bgr: b
     ``bgr``: the image is in OpenCV's BGR order; only the crop is converted to RGB.
     """
     import cv2
-
-    from .unify import unify
 
     settings = context.settings
     height, width = image.shape[:2]

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from .lifetime import HOST, TAG_PATTERN, owner_gone, process_tag, signals_deferred
+from ..lifetime import HOST, TAG_PATTERN, owner_gone, process_tag, signals_deferred
 
 #: Attributes every HDF5 output of the build carries (``ShardInfo.to_attrs``).
 HDF5_ATTRIBUTES = ("format_version", "landmark_names", "source_names", "scheme_names", "crop_size",

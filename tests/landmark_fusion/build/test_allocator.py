@@ -12,7 +12,7 @@ import pytest
 #: Decodes and crops one JPEG 30 times; prints the minor page faults per image.
 PROGRAM = textwrap.dedent("""
     import resource, sys
-    from landmark_fusion.allocator import reuse_large_buffers
+    from landmark_fusion.build.allocator import reuse_large_buffers
     from landmark_fusion.crop import crop_box_image
     from landmark_fusion.imageio import read_image
 

@@ -1,52 +1,42 @@
-"""``fuse build``: read every database, crop and unify each face, write one shard output.
+"""One ``fuse build``: read every database, crop and unify each face, write one shard output.
 
-The building process walks the readers' ``items()`` (a stream), has the workers turn chunks of
-items into rows (:mod:`.build_pool`, :mod:`.build_worker`) and writes the rows in order as they
-come back, so memory does not depend on the number of samples. Every rejected sample is counted
-and named in the report; the output, the report and the rejection list are written under temporary
-names beside the target and moved into place together only when complete (:mod:`.build_output`
-says what may be replaced). The correspondence folder is chosen once and used by every worker.
+The build streams the readers' work items (:mod:`.tasks`) in chunks to an engine (:mod:`.engine`:
+this process with ``--workers 0``, else the local process pool of :mod:`.pool`), which runs the
+per-item work of :mod:`.work` on them, and writes the rows in order as they come back, so memory
+does not depend on the number of samples. Every rejected sample is counted and named in the
+report (:mod:`.report`); the output, the report and the rejection list are written under temporary
+names beside the target and moved into place together only when complete (:mod:`.output` says
+what may be replaced). The correspondence folder is chosen once and used by every worker.
 """
 from __future__ import annotations
 
 import hashlib
 import os
 import time
-from dataclasses import asdict, dataclass
-from itertools import islice
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from .build_output import (BuildFiles, OutputError, check_target, commit, discard, remove_stale,
-                           temporary_path)
-from .build_pool import run_tasks
-from .build_worker import WorkerContext, internal_error
-from .crop import DEFAULT_MARGIN, DEFAULT_SIZE
-from .lifetime import signals_deferred
-from .progress import progress
+from ..lifetime import signals_deferred
+from ..paths import correspondences_dir, using_correspondences
+from ..progress import progress
+from ..roots import Root
+from ..shards import ShardInfo, create_writer, output_format
+from ..sources import SOURCES
+from ..splits import DeclaredSplits
+from ..correspondence import SCHEMES_DIR, VOCABULARY_FILE, canonical_landmarks, list_schemes
+from .context import WorkerContext
+from .engine import Engine, InProcessEngine
+from .output import (BuildFiles, OutputError, check_target, commit, discard, remove_stale,
+                     temporary_path)
+from .pool import ProcessPoolEngine
 from .report import BuildReport
-from .roots import Root
-from .shards import ShardInfo, create_writer, output_format
-from .splits import DeclaredSplits
-from .sources import SOURCES, get_source
-from .sources.base import DEFAULT_MAX_PIXELS, Rejected, SourceError
+from .settings import BuildSettings
+from .tasks import chunked, iter_tasks
+from .work import init_worker, preload_modules, process_chunk
 
-
-@dataclass
-class BuildSettings:
-    """Options of one build (see ``fuse build --help``)."""
-
-    crop_size: int = DEFAULT_SIZE
-    margin: float = DEFAULT_MARGIN
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    limit: int | None = None          # work items per database
-    workers: int = 0                  # 0 = in this process
-    strict: bool = False
-    compression: str | None = None   # HDF5 only: None or "lzf"
-    chunk_items: int = 8              # items per task sent to a worker
-    progress: bool = True
-    overwrite: bool = False           # replace an earlier output of the build (see build_output)
-    corr_dir: str | None = None       # correspondence folder (default: paths.correspondences_dir)
+#: source code -> database name (codes are the positions in ``SOURCES``).
+SOURCES_BY_CODE: dict[int, str] = dict(enumerate(SOURCES))
 
 
 class BuildFailed(Exception):
@@ -57,33 +47,8 @@ class BuildFailed(Exception):
         self.report = report
 
 
-def iter_tasks(roots: list[Root], limit: int | None, report: BuildReport
-               ) -> Iterator[tuple[str, Any]]:
-    """Stream ``(database, item)`` over the selected databases (at most ``limit`` items each).
-
-    A reader whose ``items()`` fails is reported as one rejection and the build goes on; a
-    :class:`Rejected` record that ``items()`` yields (a folder or list line it cannot use) is
-    counted here, not sent to a worker.
-    """
-    for root in roots:
-        try:
-            reader = get_source(root.name)(root.path, **root.options)
-            for item in islice(reader.items(), limit):
-                if isinstance(item, Rejected):
-                    report.add_rejected(item)
-                    continue
-                report.add_item(root.name)
-                yield root.name, item
-        except SourceError as error:
-            report.add_rejected(Rejected(root.name, "<items>", error.reason, error.detail))
-        except Exception as error:  # noqa: BLE001
-            report.add_rejected(internal_error(root.name, "<items>", error))
-
-
 def scheme_names() -> list[str]:
     """Every scheme with a YAML in the correspondence data, sorted (fixes the ``scheme`` codes)."""
-    from .correspondence import list_schemes
-
     return sorted(list_schemes())
 
 
@@ -95,24 +60,29 @@ def report_paths(out: Path) -> tuple[Path, Path]:
 
 def correspondence_record(folder: Path) -> dict[str, Any]:
     """The correspondence folder a build used and the sha256 of each YAML it read."""
-    from .correspondence import SCHEMES_DIR, VOCABULARY_FILE
-
     used = [folder / VOCABULARY_FILE, *sorted((folder / SCHEMES_DIR).glob("*.yaml"))]
     return {"folder": str(folder),
             "sha256": {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
                        for p in used if p.is_file()}}
 
 
+def default_engine(settings: BuildSettings, roots: list[Root]) -> Engine:
+    """This process for ``settings.workers == 0``, else a local pool of that many workers that
+    start with the work's modules (and the readers of ``roots``) loaded."""
+    if settings.workers <= 0:
+        return InProcessEngine()
+    return ProcessPoolEngine(settings.workers, preload_modules(roots))
+
+
 def build_shards(roots: list[Root], out: str | os.PathLike, settings: BuildSettings | None = None,
-                 fmt: str | None = None) -> BuildReport:
+                 fmt: str | None = None, engine: Engine | None = None) -> BuildReport:
     """Build one shard output from the given databases; returns the report.
 
-    Raises :class:`~.build_output.OutputError` before reading anything when ``out`` may not be
-    written (see :mod:`.build_output`), :class:`BuildFailed` (the report attached, no output
+    ``engine``: where the work runs (default: :func:`default_engine` of ``settings``).
+    Raises :class:`~.output.OutputError` before reading anything when ``out`` may not be
+    written (see :mod:`.output`), :class:`BuildFailed` (the report attached, no output
     written, an older output untouched) on a ``strict`` rejection or when no face could be used.
     """
-    from .paths import correspondences_dir, using_correspondences
-
     settings = settings or BuildSettings()
     out = Path(out)
     fmt = fmt or output_format(out)
@@ -122,14 +92,13 @@ def build_shards(roots: list[Root], out: str | os.PathLike, settings: BuildSetti
     had_output = check_target(files, fmt, settings.overwrite)
     folder = correspondences_dir(settings.corr_dir).resolve()
     with using_correspondences(folder):
-        return _build(roots, files, settings, fmt, folder, had_output)
+        return _build(roots, files, settings, fmt, folder, had_output,
+                      engine or default_engine(settings, roots))
 
 
 def _build(roots: list[Root], files: BuildFiles, settings: BuildSettings, fmt: str, folder: Path,
-           had_output: bool) -> BuildReport:
+           had_output: bool, engine: Engine) -> BuildReport:
     """:func:`build_shards` once the target is checked and the correspondence folder chosen."""
-    from .correspondence import canonical_landmarks
-
     out = files.output
     landmark_names = tuple(canonical_landmarks())  # validates every scheme before anything is read
     schemes = scheme_names()
@@ -161,7 +130,8 @@ def _build(roots: list[Root], files: BuildFiles, settings: BuildSettings, fmt: s
         # on a terminal the bar redraws 10 times a second; in a log file a line every 30 s
         with progress(unit="item", desc="fuse build", disable=not settings.progress,
                       smoothing=0.05, mininterval=0.1) as bar:
-            results = run_tasks(iter_tasks(roots, settings.limit, report), context)
+            chunks = chunked(iter_tasks(roots, settings.limit, report), settings.chunk_items)
+            results = engine.run(chunks, process_chunk, init_worker, context)
             try:
                 for chunk in results:
                     codes = chunk.rows["source"].tolist() if chunk.rows is not None else []
@@ -244,6 +214,3 @@ def _finish(report: BuildReport, files: BuildFiles, temporary: dict[str, Path], 
         except (OSError, OutputError):  # e.g. the full disk that failed the build
             discard([temporary["rejected"], temporary["report"]])
 
-
-#: source code -> database name (codes are the positions in ``SOURCES``).
-SOURCES_BY_CODE: dict[int, str] = dict(enumerate(SOURCES))

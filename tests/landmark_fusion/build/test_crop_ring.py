@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from landmark_fusion import crop_ring
-from landmark_fusion.crop_ring import CropRing
+from landmark_fusion.build import crop_ring
+from landmark_fusion.build.crop_ring import CropRing
 
 
 def test_slots_written_through_one_view_are_read_through_another():

@@ -1,4 +1,4 @@
-"""The build's worker pool: results in order through the crop ring, and crash isolation."""
+"""The process-pool engine: results in order through the crop ring, and crash isolation."""
 from __future__ import annotations
 
 import math
@@ -8,9 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from landmark_fusion.build import BuildSettings, scheme_names
-from landmark_fusion.build_pool import WorkerPool, run_tasks
-from landmark_fusion.build_worker import WORKER_CRASHED, WorkerContext
+from landmark_fusion.build import BuildSettings, InProcessEngine, ProcessPoolEngine
+from landmark_fusion.build.context import WorkerContext
+from landmark_fusion.build.crop_ring import CropRing
+from landmark_fusion.build.pool import WorkerPool
+from landmark_fusion.build.results import WORKER_CRASHED
+from landmark_fusion.build.run import scheme_names
+from landmark_fusion.build.tasks import chunked
+from landmark_fusion.build.work import init_worker, preload_modules, process_chunk
 from landmark_fusion.demo.writers.base import FixtureFace
 from landmark_fusion.demo.writers.w300 import write_300w
 from landmark_fusion.roots import Root
@@ -47,6 +52,15 @@ def _tasks(root: Path) -> list[tuple[str, str]]:
     return [("300w", f"afw/face_{i:05d}.pts") for i in range(COUNT)]
 
 
+def run_tasks(tasks: list[tuple[str, str]], context: WorkerContext):
+    """The results of the tasks, in this process or (with workers) in a pool."""
+    workers = context.settings.workers
+    engine = (ProcessPoolEngine(workers, preload_modules(list(context.roots.values())))
+              if workers else InProcessEngine())
+    return engine.run(chunked(tasks, context.settings.chunk_items), process_chunk, init_worker,
+                      context)
+
+
 def _collect(results) -> tuple[list[str], list[np.ndarray], list]:
     ids, images, rejected = [], [], []
     for result in results:
@@ -59,8 +73,8 @@ def _collect(results) -> tuple[list[str], list[np.ndarray], list]:
 
 
 def test_pool_results_match_the_in_process_run(folder):
-    serial = _collect(run_tasks(iter(_tasks(folder)), _context(folder, 0)))
-    pooled = _collect(run_tasks(iter(_tasks(folder)), _context(folder, 2)))
+    serial = _collect(run_tasks(_tasks(folder), _context(folder, 0)))
+    pooled = _collect(run_tasks(_tasks(folder), _context(folder, 2)))
     assert serial[0] == pooled[0] == [f"afw/face_{i:05d}.jpg" for i in range(COUNT)]
     assert serial[2] == pooled[2] == []
     for a, b in zip(serial[1], pooled[1]):  # the crops came through the shared ring intact
@@ -68,7 +82,7 @@ def test_pool_results_match_the_in_process_run(folder):
 
 
 def test_the_ring_file_is_removed(folder):
-    pool = WorkerPool(_context(folder, 1))
+    pool = WorkerPool(_context(folder, 1), process_chunk, init_worker, workers=1)
     path = Path(pool.ring.spec.path)
     assert path.exists()
     try:
@@ -81,7 +95,7 @@ def test_the_ring_file_is_removed(folder):
 CRASHING_WORKER = textwrap.dedent("""
     import os
 
-    from landmark_fusion.build_worker import process_chunk
+    from landmark_fusion.build.work import process_chunk
 
 
     def work(chunk, slot=None):
@@ -97,7 +111,7 @@ def test_a_crashing_item_is_the_only_rejection(folder, tmp_path, monkeypatch):
     import crashing_worker
 
     chunks = iter([_tasks(folder)[k:k + 4] for k in range(0, COUNT, 4)])
-    pool = WorkerPool(_context(folder, 2), work=crashing_worker.work)
+    pool = WorkerPool(_context(folder, 2), crashing_worker.work, init_worker, workers=2)
     try:
         ids, images, rejected = _collect(pool.run(chunks))
     finally:
@@ -110,11 +124,9 @@ def test_a_crashing_item_is_the_only_rejection(folder, tmp_path, monkeypatch):
 
 
 def test_without_a_ring_the_crops_come_through_the_pipe(folder, monkeypatch):
-    from landmark_fusion.crop_ring import CropRing
-
     monkeypatch.setattr(CropRing, "create", classmethod(lambda cls, *args: None))
-    serial = _collect(run_tasks(iter(_tasks(folder)), _context(folder, 0)))
-    pooled = _collect(run_tasks(iter(_tasks(folder)), _context(folder, 2)))
+    serial = _collect(run_tasks(_tasks(folder), _context(folder, 0)))
+    pooled = _collect(run_tasks(_tasks(folder), _context(folder, 2)))
     assert pooled[0] == serial[0] and len(pooled[1]) == COUNT
     for a, b in zip(serial[1], pooled[1]):
         np.testing.assert_array_equal(a, b)

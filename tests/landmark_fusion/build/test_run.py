@@ -12,9 +12,7 @@ import pytest
 import scipy.io
 from click.testing import CliRunner
 
-from landmark_fusion import build_worker
-from landmark_fusion.build import BuildSettings, build_shards, report_paths
-from landmark_fusion.build_output import OutputError
+from landmark_fusion.build import BuildSettings, OutputError, build_shards, report_paths, work
 from landmark_fusion.commands import fuse
 from landmark_fusion.crop import apply_affine
 from landmark_fusion.roots import Root
@@ -178,14 +176,14 @@ def test_nothing_usable_fails_without_output(tmp_path, monkeypatch):
 
 
 def test_worker_exception_becomes_internal_error(tmp_path, samples_dir, monkeypatch):
-    original = build_worker.make_sample
+    original = work.make_sample
 
     def flaky(face, image, context, **options):
         if face.sample_id.endswith("0002.png"):
             raise ZeroDivisionError("planted")
         return original(face, image, context, **options)
 
-    monkeypatch.setattr(build_worker, "make_sample", flaky)
+    monkeypatch.setattr(work, "make_sample", flaky)
     report = build_shards([Root("300w", samples_dir / "300W")], tmp_path / "x.h5",
                           BuildSettings(workers=0, progress=False))
     assert report.kept["300w"] == 2

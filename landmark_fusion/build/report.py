@@ -14,7 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
 
-from .sources.base import Rejected
+from ..sources.base import Rejected
 
 FIRST_REJECTED = 100
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .lifetime import HOST, TAG_PATTERN, owner_gone, process_tag, signals_deferred
+from ..lifetime import HOST, TAG_PATTERN, owner_gone, process_tag, signals_deferred
 
 RING_PREFIX = "landmark-fusion-"
 RING_SUFFIX = ".ring"

@@ -1,0 +1,23 @@
+"""``fuse build``: every database read, each face cropped and unified, one shard output written.
+
+The modules, in the order data flows through them:
+
+- :mod:`.run`: one build, from the roots to the output moved into place (:func:`build_shards`);
+- :mod:`.tasks`: the stream of work items over the readers, in chunks;
+- :mod:`.engine`: where the work runs, the :class:`Engine` protocol, and the in-process engine;
+  :mod:`.pool`: the local process-pool engine (with :mod:`.crop_ring`, shared crop slots);
+- :mod:`.work`: what is done per work item (read, decode, check, crop, unify), handed to an
+  engine as callables; :mod:`.allocator`: the malloc settings of a process doing it;
+- :mod:`.context`, :mod:`.settings`, :mod:`.results`: what the parts pass each other;
+- :mod:`.report`: the counts and rejections; :mod:`.output`: what a build may replace, its
+  temporary names and the final move.
+"""
+from .engine import Engine, InProcessEngine
+from .output import OutputError
+from .pool import ProcessPoolEngine
+from .report import BuildReport
+from .run import BuildFailed, build_shards, default_engine, report_paths
+from .settings import BuildSettings
+
+__all__ = ["BuildFailed", "BuildReport", "BuildSettings", "Engine", "InProcessEngine",
+           "OutputError", "ProcessPoolEngine", "build_shards", "default_engine", "report_paths"]
