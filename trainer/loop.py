@@ -147,6 +147,7 @@ def train(cfg: TrainConfig) -> TrainResult:
                       resume=str(Path(cfg.resume).resolve()), out=str(Path(cfg.resume).resolve().parent),
                       progress=cfg.progress, stop_after=cfg.stop_after, workers=cfg.workers)
     cfg = absolute_paths(cfg)
+    init_state = load_checkpoint(cfg.init, "--init") if cfg.init and resume_state is None else None
 
     rank, world, local_rank = _dist_env()
     distributed = world > 1
@@ -169,7 +170,6 @@ def train(cfg: TrainConfig) -> TrainResult:
     face = C.load_face_model(cfg.model)
     vertex_map = C.load_vertex_map(cfg.vertex_table, face)
     cols, verts = C.assign_vertices(names, vertex_map)
-    init_state = load_checkpoint(cfg.init, "--init") if cfg.init and resume_state is None else None
     if distributed and not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(backend)
