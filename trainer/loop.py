@@ -206,8 +206,13 @@ def train(cfg: TrainConfig) -> TrainResult:
     total_steps = cfg.steps or cfg.epochs * steps_per_epoch
     out = Path(cfg.out)
     if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        write_config(cfg, out)
+        if out.exists() and not out.is_dir():
+            raise InputError(f"{out}: exists and is not a folder", "--out")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            write_config(cfg, out)
+        except OSError as error:
+            raise InputError(f"{out}: cannot write the run folder ({error.strerror or error})", "--out") from None
 
     model = encoder
     if distributed:

@@ -110,7 +110,16 @@ def test_bad_inputs_to_train_are_messages(small_shards, face_model_path, vertex_
     _fails_cleanly(base("--device", "gpu9"), "--device", "'gpu9'")
     _fails_cleanly(base("--width", "0"), "--width")
     _fails_cleanly(base("--resume", tmp_path / "missing.pt"), "missing.pt")
+    _fails_cleanly(_train_args(small_shards, face_model_path, vertex_table_path, not_shards),
+                   "notes.h5: exists and is not a folder")
     assert not (tmp_path / "run").exists()  # nothing was started
+
+
+def test_resume_from_final_and_init_from_another_network_are_messages(trained_checkpoint, small_shards,
+                                                                      face_model_path, vertex_table_path, tmp_path):
+    _fails_cleanly(["--resume", trained_checkpoint, "--no-progress"], "--resume", "final.pt holds the weights only")
+    args = _train_args(small_shards, face_model_path, vertex_table_path, tmp_path / "run", "--init", trained_checkpoint)
+    _fails_cleanly(args, "--init", "does not match this run's")  # trained with K_c 3, this run has 0
 
 
 @pytest.mark.parametrize("content, message", [
