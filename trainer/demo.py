@@ -68,17 +68,19 @@ def splits_present(shards: Path) -> list[str]:
 
 
 def draws_per_source(shards: Path, batch_size: int) -> int | None:
-    """Draws per source per epoch: the balanced sampler's default (the smallest source's training
-    faces), raised where that would make an epoch shorter than one batch (a tiny demo)."""
+    """Draws per source per epoch: the largest source's training faces (smaller sources are repeated),
+    at least one batch. The demo's sources are small (10 to 120 training faces): with the sampler's
+    default (the smallest source's count) an epoch would last 3 steps, and the DataLoader, made anew
+    each epoch, would restart its worker process every 3 steps."""
     import math
 
     from .data import open_shard_set
 
     meta = open_shard_set(str(shards)).meta()
     counts = meta[meta["split"] == "train"].groupby("source").size()
-    if counts.empty or counts.min() * len(counts) >= batch_size:
+    if counts.empty:
         return None
-    return math.ceil(batch_size / len(counts))
+    return max(int(counts.max()), math.ceil(batch_size / len(counts)))
 
 
 def summary_table(split: str, rows: Sequence) -> str:

@@ -22,7 +22,8 @@ __all__ = ["PRESETS", "TrainConfig", "TrainResult", "load_checkpoint", "preset_c
 
 @dataclass
 class TrainResult:
-    """What :func:`train` returns: per-step losses (this rank), last validation, checkpoint path."""
+    """What :func:`train` returns: per-step losses (this rank), last validation, checkpoint path (final.pt
+    when the run is complete, else last.pt)."""
 
     losses: list[float] = field(default_factory=list)
     val: dict[str, float] = field(default_factory=dict)
@@ -328,6 +329,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         result.checkpoint = str(checkpoint("last"))
         if rank == 0 and step >= total_steps:
             save_checkpoint(out / "final.pt", model=encoder.state_dict(), step=step, **meta_info)
+            result.checkpoint = str(out / "final.pt")
         result.state_dict = {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()}
     finally:
         bar.close()
