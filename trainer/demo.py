@@ -24,7 +24,7 @@ DEMO_PRESET = "demo-cpu"
 #: Steps of the demo's training: fewer than the preset's, so that the whole ``fuse demo`` (render,
 #: build, stats, training, evaluation, export, reconstruction) stays within 5 minutes on 2 shared CPU
 #: cores; see docs/benchmarks.md "demo".
-DEMO_STEPS = 500
+DEMO_STEPS = 800
 #: One torch thread: a step of this small network is a fraction of a second, and on a machine whose
 #: cores are busy with other jobs two threads made it ten times slower (measured, docs/benchmarks.md).
 DEMO_THREADS = 1
