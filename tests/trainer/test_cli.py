@@ -59,7 +59,11 @@ def test_preset_config_file_and_command_line_in_that_order(small_shards, face_mo
     res = CliRunner().invoke(train, args)
     assert res.exit_code == 0, res.output
     saved = yaml.safe_load((out / "config.yaml").read_text())
-    assert saved["flip_prob"] == 0.5 and saved["rotate_deg"] == 0.0  # from the preset
+    from trainer.config import PRESETS, default_of
+
+    preset = PRESETS["demo-cpu"]
+    assert preset["rotate_deg"] != default_of("rotate_deg")
+    assert saved["rotate_deg"] == preset["rotate_deg"] and saved["shift_frac"] == preset["shift_frac"]  # preset
     assert saved["warmup_steps"] == 3 and saved["lr"] == 0.002 and saved["sources"] == ["300w_lp"]  # config
     assert saved["seed"] == 9 and saved["width"] == 0.5 and saved["steps"] == 1  # command line
     assert saved["shards"] == str(small_shards.resolve())
