@@ -138,7 +138,7 @@ def summarise_by_source(pred: dict[str, np.ndarray], source_names: Sequence[str]
 
 def landmark_list(names: Sequence[str], used: np.ndarray) -> str:
     """What a row's ``landmarks`` cell says: how many landmarks were evaluated and their canonical names
-    (those with ground truth in at least one of the row's faces), in vocabulary order."""
+    (those with ground truth in at least one of the row's faces), in the shards' order."""
     picked = [n for n, u in zip(names, np.asarray(used, bool)) if u]
     return f"{len(picked)}: {' '.join(picked)}"
 
