@@ -30,10 +30,6 @@ PACKAGES = ("landmark_fusion", "trainer")
 #: imported)``. They are tolerated, not wanted: the list only shrinks, and an entry whose cycle is
 #: gone makes :func:`test_known_cycles_are_still_cycles` fail until it is removed.
 KNOWN_CYCLE_EDGES: frozenset[tuple[str, str]] = frozenset({
-    # trainer.loop imports trainer.evaluate (predict, summarise_by_source) and trainer.evaluate
-    # imports trainer.loop (load_checkpoint), both inside functions; goes away when checkpoints
-    # have a module of their own.
-    ("trainer.evaluate", "trainer.loop"),
     # roots.Root holds a split declaration (splits.SplitSpec), and splits resolves a declaration
     # against the database of a Root, which it names in annotations only (TYPE_CHECKING).
     ("landmark_fusion.splits", "landmark_fusion.roots"),

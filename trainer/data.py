@@ -11,6 +11,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from .augment import AugmentConfig, augment_sample, OUTPUT_SIZE
+from .errors import InputError
 
 # The paper's fusion databases (§4.1), as source names of the shards (landmark_fusion.sources.SOURCES).
 DB_PRESETS: dict[str, tuple[str, ...]] = {
@@ -22,11 +23,27 @@ DB_PRESETS: dict[str, tuple[str, ...]] = {
 PIXEL_MEAN, PIXEL_SCALE = 127.5, 128.0
 
 
-def open_shard_set(path: str) -> Any:
-    """``landmark_fusion.shards.open_shards(path)`` (imported here so this module loads without it)."""
+def open_shard_set(path: str, option: str = "--shards") -> Any:
+    """``landmark_fusion.shards.open_shards(path)`` (imported here so this module loads without it), its
+    metadata read once so that a file that is not a shard set fails here: :class:`InputError` naming it."""
+    from pathlib import Path
+
     from landmark_fusion.shards import open_shards
 
-    return open_shards(path)
+    p = Path(path)
+    if not str(path):
+        raise InputError("no shards given", option)
+    if not p.exists():
+        raise InputError(f"{p}: shards not found", option)
+    try:
+        shards = open_shards(str(path))
+        shards.meta()
+        list(shards.landmark_names), list(shards.source_names)
+    except Exception as error:  # noqa: BLE001 - any failure to read them: not shards of `fuse build`
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise InputError(f"{p}: not a shard file or folder written by `fuse build` "
+                         f"({type(error).__name__}{': ' + first if first else ''})", option) from None
+    return shards
 
 
 def source_names_for(db: str | None, sources: Sequence[str] | None) -> list[str] | None:
@@ -35,7 +52,7 @@ def source_names_for(db: str | None, sources: Sequence[str] | None) -> list[str]
     if db:
         key = db.upper().removeprefix("DB-")
         if key not in DB_PRESETS:
-            raise ValueError(f"unknown --db {db!r}; choose one of {', '.join(DB_PRESETS)}")
+            raise InputError(f"unknown database {db!r}; choose one of {', '.join(DB_PRESETS)}", "--db")
         names += DB_PRESETS[key]
     names += [s for s in (sources or []) if s not in names]
     return names or None
@@ -63,10 +80,21 @@ def select_indices(shards: Any, split: str | None, sources: Iterable[str] | None
         wanted = {s.lower() for s in sources}
         unknown = wanted - {n.lower() for n in names}
         if unknown:
-            raise ValueError(f"sources {sorted(unknown)} are not in the shards (they hold {names})")
+            raise InputError(f"{', '.join(sorted(unknown))}: not a source of the shards (they hold "
+                             f"{', '.join(names)})", "--sources")
         codes = source_codes(meta["source"], names)
         keep &= np.isin(codes, [i for i, n in enumerate(names) if n.lower() in wanted])
     return np.flatnonzero(keep)
+
+
+def describe_empty(shards: Any, path: str, split: str | None, sources: Sequence[str] | None) -> str:
+    """Why a selection of shard rows is empty: the splits and sources the shards do hold."""
+    meta = shards.meta()
+    held = sorted(set(meta["split"].astype(str)))
+    text = f"{path}: no faces in split {split!r}" if split else f"{path}: no faces"
+    if sources:
+        text += f" of sources {', '.join(sources)}"
+    return text + f" (the shards hold splits {', '.join(held) or 'none'} of sources {', '.join(shards.source_names)})"
 
 
 def mirror_permutation(landmark_names: Sequence[str]) -> np.ndarray:

@@ -13,19 +13,18 @@ import csv
 import json
 import shutil
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 import click
 
-#: The trainer's short-training preset for the demo's rendered faces (trainer/loop.py PRESETS).
+#: The trainer's short-training preset for the demo's rendered faces (trainer/config.py PRESETS).
 DEMO_PRESET = "demo-cpu"
 #: Steps of the demo's training: fewer than the preset's, so that the whole ``fuse demo`` (render,
 #: build, stats, training, evaluation, export, reconstruction) stays within 5 minutes on 2 shared CPU
 #: cores; see docs/benchmarks.md "demo".
-DEMO_STEPS = 500
+DEMO_STEPS = 800
 #: One torch thread: a step of this small network is a fraction of a second, and on a machine whose
 #: cores are busy with other jobs two threads made it ten times slower (measured, docs/benchmarks.md).
 DEMO_THREADS = 1
@@ -48,7 +47,7 @@ def train_config(shards: Path, model: Path, run_dir: Path, s: DemoTraining, has_
     """The TrainConfig of the demo: the trainer's ``demo-cpu`` preset, with the demo's length (and width
     or batch when asked); one validation (when the shards have a val split) and one checkpoint, at
     the end; no TensorBoard."""
-    from .loop import PRESETS, preset_config
+    from .config import PRESETS, preset_config
 
     preset = PRESETS[DEMO_PRESET]
     steps = s.steps or preset.get("steps") or DEMO_STEPS
@@ -69,17 +68,30 @@ def splits_present(shards: Path) -> list[str]:
 
 
 def draws_per_source(shards: Path, batch_size: int) -> int | None:
-    """Draws per source per epoch: the balanced sampler's default (the smallest source's training
-    faces), raised where that would make an epoch shorter than one batch (a tiny demo)."""
+    """Draws per source per epoch: the largest source's training faces (smaller sources are repeated),
+    at least one batch. The demo's sources are small (10 to 120 training faces): with the sampler's
+    default (the smallest source's count) an epoch would last 3 steps, and the DataLoader, made anew
+    each epoch, would restart its worker process every 3 steps."""
     import math
 
     from .data import open_shard_set
 
     meta = open_shard_set(str(shards)).meta()
     counts = meta[meta["split"] == "train"].groupby("source").size()
-    if counts.empty or counts.min() * len(counts) >= batch_size:
+    if counts.empty:
         return None
-    return math.ceil(batch_size / len(counts))
+    return max(int(counts.max()), math.ceil(batch_size / len(counts)))
+
+
+def summary_table(split: str, rows: Sequence) -> str:
+    """The demo's short view of an evaluation: per database the faces, the per-face NME, the mean-shape
+    baseline and their ratio (the full table, with each row's landmarks, is in results.md / the CSV)."""
+    lines = [f"per-face NME (%) on split {split} (landmarks per row: evaluation.csv):",
+             f"  {'database':<14}{'faces':>6}{'network':>10}{'baseline':>10}{'ratio':>8}"]
+    for r in rows:
+        ratio = r.face_mean / r.base_face_mean if r.base_face_mean else float("nan")
+        lines.append(f"  {r.database:<14}{r.faces:>6}{r.face_mean:>10.2f}{r.base_face_mean:>10.2f}{ratio:>8.2f}")
+    return "\n".join(lines)
 
 
 def write_evaluation_csv(tables: dict[str, list[list[str]]], path: Path) -> Path:
@@ -134,16 +146,14 @@ def run(demo_dir: str | Path, model: str | Path, image: str | Path, box: Sequenc
     tables = {}
     for split in splits:
         ev = evaluate(str(checkpoint), str(shards), split, out=str(out / "evaluation" / split))
-        log(ev.markdown)
+        log(summary_table(split, ev.rows))
         tables[split] = table_rows(ev.rows)
     outputs["evaluation CSV"] = write_evaluation_csv(tables, out / "evaluation.csv")
     outputs["evaluation tables"] = out / "evaluation"
     seconds["eval"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    with warnings.catch_warnings():  # tracing notes about constants of the decoder: expected here
-        warnings.simplefilter("ignore")
-        report = export(str(checkpoint), str(run_dir / "export"), formats=("onnx",))
+    report = export(str(checkpoint), str(run_dir / "export"), formats=("onnx",))
     for src in report.files:
         dst = out / ("network" + Path(src).suffix)
         shutil.copyfile(src, dst)

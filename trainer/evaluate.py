@@ -14,6 +14,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .errors import InputError
+
 BUCKETS: tuple[tuple[str, float, float], ...] = (("0-30", -1.0, 30.0), ("30-60", 30.0, 60.0),
                                                  ("60-90", 60.0, np.inf))
 NORMALISER = "sqrt(w*h) of the ground-truth landmark box (shard norm_size)"
@@ -132,6 +134,13 @@ def summarise_by_source(pred: dict[str, np.ndarray], source_names: Sequence[str]
         if sel.any():
             out[str(source_names[int(code)])] = (float(nme[sel].mean()), int(sel.sum()))
     return out
+
+
+def landmark_list(names: Sequence[str], used: np.ndarray) -> str:
+    """What a row's ``landmarks`` cell says: how many landmarks were evaluated and their canonical names
+    (those with ground truth in at least one of the row's faces), in the shards' order."""
+    picked = [n for n, u in zip(names, np.asarray(used, bool)) if u]
+    return f"{len(picked)}: {' '.join(picked)}"
 
 
 def _fmt(x: float) -> str:
@@ -261,16 +270,14 @@ def evaluate(checkpoint: str, shards_path: str, split: str = "test", sources: Se
     import torch
 
     from . import components as C
-    from .data import ShardDataset, open_shard_set, select_indices, source_codes
-    from .loop import load_checkpoint
-    from .network import EncoderConfig
+    from .checkpoint import load_checkpoint
+    from .data import ShardDataset, describe_empty, open_shard_set, select_indices, source_codes
 
-    ck = load_checkpoint(checkpoint)
+    ck = load_checkpoint(checkpoint, "CHECKPOINT")
     shards = open_shard_set(shards_path)
     names = list(shards.landmark_names)
-    face = C.load_face_model(model_path or ck["model_path"])
-    vmap = (C.load_vertex_map(vertex_table, face) if vertex_table
-            else dict(zip([ck["landmark_names"][c] for c in ck["columns"]], ck["vertices"])))
+    source = C.DecoderSource.of(ck, checkpoint, model_path, vertex_table)
+    vmap = source.vertex_map
     if landmarks is not None:
         vmap = {k: v for k, v in vmap.items() if k in set(landmarks)}
     plan = None
@@ -279,20 +286,23 @@ def evaluate(checkpoint: str, shards_path: str, split: str = "test", sources: Se
 
         from .protocols import aflw_plan
 
-        plan = aflw_plan(names, vmap)
-        cols, verts = plan.gt_columns, plan.vertices
         sources = sources or [AFLWSource.name]
+        try:
+            plan = aflw_plan(names, vmap)
+        except ValueError as error:
+            raise InputError(f"{shards_path}: {error}", "--protocol") from None
+        cols, verts = plan.gt_columns, plan.vertices
     elif protocol == "all":
         cols, verts = C.assign_vertices(names, vmap)
     else:
-        raise ValueError(f"unknown protocol {protocol!r} (all | aflw-3ddfa)")
-    enc_cfg = EncoderConfig(**ck["encoder"])
-    encoder = C.build_encoder(enc_cfg)
-    encoder.load_state_dict(ck["model"])
+        raise InputError(f"unknown protocol {protocol!r} (all | aflw-3ddfa)", "--protocol")
+    encoder, enc_cfg = C.checkpoint_encoder(ck, checkpoint)
     dev = torch.device(device)
     encoder.to(dev)
-    decoder = C.build_decoder(face, verts, enc_cfg.n_corr, C.compute_harmonics(face, enc_cfg.n_corr)[0]).to(dev)
+    decoder = source.decoder(verts).to(dev)
     rows_idx = select_indices(shards, split, sources)
+    if rows_idx.size == 0:
+        raise InputError(describe_empty(shards, shards_path, split, sources), "--split")
     pred = predict(encoder, decoder, ShardDataset(shards_path, rows_idx), cols, batch_size, dev, workers)
     mean_pts = decoder.lm_mean.cpu().numpy()[:, :2]
     meta = shards.meta()
@@ -305,18 +315,19 @@ def evaluate(checkpoint: str, shards_path: str, split: str = "test", sources: Se
     base_err = point_errors(base_pts, pred["gt"], pred["mask"], pred["norm_size"])
     nme, base = face_nme(errors), face_nme(base_err)
     codes = source_codes(meta["source"], shards.source_names)[pred["row"]]
-    label = protocol_label or (plan.label() if plan is not None else
-                               f"{len(cols)} canonical ({', '.join(names[c] for c in cols[:3])}, …)")
+    evaluated = [names[c] for c in cols]
     rows = []
     for code in np.unique(codes):
         sel = codes == code
-        used = int(np.any(pred["mask"][sel], axis=0).sum())
-        rows.append(make_row(str(shards.source_names[int(code)]), f"{used} of {label}", nme[sel], base[sel],
+        rows.append(make_row(str(shards.source_names[int(code)]),
+                             landmark_list(evaluated, np.any(pred["mask"][sel], axis=0)), nme[sel], base[sel],
                              pred["yaw"][sel], _describe_normalisers(normaliser[sel])))
-    table = per_landmark_table(errors, [names[c] for c in cols], base_err)
+    table = per_landmark_table(errors, evaluated, base_err)
+    label = protocol_label or (plan.label() if plan is not None else None)
     md = (f"NME (%) on split `{split}` of `{shards_path}`, checkpoint `{checkpoint}`; mean = mean of the "
-          f"three |yaw| bucket means (3DDFA), per-face mean beside it; baseline = mean face in the GT box.\n\n"
-          + to_markdown(rows))
+          f"three |yaw| bucket means (3DDFA), per-face mean beside it; baseline = mean face in the GT box; "
+          f"landmarks = those with ground truth in the database's faces"
+          + (f"; {label}" if label else "") + ".\n\n" + to_markdown(rows))
     if out:
         o = Path(out)
         o.mkdir(parents=True, exist_ok=True)

@@ -1,41 +1,52 @@
-"""Export of encoder + decoder as one graph (TorchScript and ONNX) that needs neither the Python model
-code nor the face model file: the decoder's bases are constants of the graph. Outputs: ``points``
-(B,V,2) landmarks or (B,N,3) mesh in the 128 input frame, and ``pose`` (B,6). Each export is checked
-against the eager model (ONNX through onnxruntime)."""
+"""Export of encoder + decoder as one graph that needs neither the Python model code nor the face model
+file: the decoder's bases are constants of the graph. Both formats come from ``torch.export`` (the
+graph capture that replaces TorchScript, deprecated in this torch): ONNX through the torch.export-based
+exporter (``dynamo=True``, onnxscript), and the ``.pt2`` program of ``torch.export.save``. Outputs:
+``points`` (B,V,2) landmarks or (B,N,3) mesh in the 128 input frame, and ``pose`` (B,6); the batch size
+is dynamic. Each export is loaded back and checked against the eager model (ONNX through
+onnxruntime)."""
 from __future__ import annotations
 
 import json
+import logging
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
+
+from .errors import InputError
+
+FORMATS = ("pt2", "onnx")
+ONNX_OPSET = 18
 
 
 def build_from_checkpoint(checkpoint: str, model_path: str | None = None, full_mesh: bool = False,
                           landmark_names: Sequence[str] | None = None, vertex_table: str | None = None):
-    """(encoder, decoder, names, face model) rebuilt from a training checkpoint. Landmarks: the names
-    given (from ``vertex_table`` or the model's table), else those the network was trained on."""
-    from . import components as C
-    from .loop import load_checkpoint
-    from .network import EncoderConfig
+    """(encoder, decoder, names, face model or None, checkpoint) rebuilt from a training checkpoint.
 
-    ck = load_checkpoint(checkpoint)
-    face = C.load_face_model(model_path or ck["model_path"])
-    trained = dict(zip([ck["landmark_names"][c] for c in ck["columns"]], ck["vertices"]))
+    Landmarks: the names given (from ``vertex_table`` or the model's table), else those the network
+    was trained on. The trained landmarks decode from the checkpoint alone; the full mesh, another
+    vertex table or ``model_path`` need the face model file (checked against the checkpoint's)."""
+    from . import components as C
+    from .checkpoint import load_checkpoint
+
+    ck = load_checkpoint(checkpoint, "CHECKPOINT")
+    source = C.DecoderSource.of(ck, checkpoint, model_path, vertex_table,
+                                full_mesh=full_mesh or landmark_names is not None)
+    trained = list(ck["decoder"]["names"])
     if landmark_names is not None:
-        table = C.load_vertex_map(vertex_table, face) if vertex_table else trained
+        table = source.vertex_map  # the vertex table's (given) or the trained landmarks', on the full model
         names = [n for n in landmark_names if n in table]
         verts = [table[n] for n in names]
     else:
-        names, verts = list(trained), list(trained.values())
-    enc_cfg = EncoderConfig(**ck["encoder"])
-    encoder = C.build_encoder(enc_cfg)
-    encoder.load_state_dict(ck["model"])
-    encoder.eval()
-    decoder = C.build_decoder(face, np.asarray(verts, np.int64), enc_cfg.n_corr,
-                              C.compute_harmonics(face, enc_cfg.n_corr)[0], full_mesh=full_mesh)
-    return encoder, decoder, names, face, ck
+        names = trained
+        verts = [source.vertex_map[n] for n in names]
+    encoder, _ = C.checkpoint_encoder(ck, checkpoint)
+    decoder = source.decoder(np.asarray(verts, np.int64), full_mesh=full_mesh)
+    return encoder, decoder, names, source.face, ck
 
 
 class FaceNet:
@@ -64,43 +75,65 @@ class ExportReport:
     max_abs_diff: dict[str, float]
 
 
-def export(checkpoint: str, out_dir: str, formats: Sequence[str] = ("torchscript", "onnx"),
-           output: str = "landmarks", model_path: str | None = None, batch: int = 2,
-           tolerance: float = 1e-3) -> ExportReport:
-    """Write ``facenet_<output>.pt`` / ``.onnx`` (+ ``.json`` with landmark names and conventions) and
-    check each against the eager model on random input; raises if a difference exceeds ``tolerance`` px."""
+def _contiguous_buffers(module: Any) -> None:
+    """Make every buffer contiguous: a strided view (e.g. NumPy's gather on a middle axis) would be
+    saved by ``torch.export.save`` with a warning about an incomplete tensor."""
+    for m in module.modules():
+        for key, buf in m._buffers.items():
+            if buf is not None and not buf.is_contiguous():
+                m._buffers[key] = buf.contiguous()
+
+
+@contextmanager
+def _quiet_exporters() -> Iterator[None]:
+    """Silence what the exporters say about themselves rather than about this graph: the ONNX
+    exporter's notes on torchvision operators it skips (torchvision is not used here) and a
+    deprecation inside ``torch.export.load``'s own unpickling of tree specs."""
+    onnx_log = logging.getLogger("torch.onnx")
+    level = onnx_log.level
+    onnx_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)", category=FutureWarning)
+            yield
+    finally:
+        onnx_log.setLevel(level)
+
+
+def _exported_program(net: Any, x: Any):
+    """``torch.export`` of the network with a dynamic batch dimension."""
     import torch
 
+    _contiguous_buffers(net)
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    with torch.no_grad():
+        return torch.export.export(net, (x,), dynamic_shapes=({0: batch},), strict=False)
+
+
+def export(checkpoint: str, out_dir: str, formats: Sequence[str] = FORMATS, output: str = "landmarks",
+           model_path: str | None = None, batch: int = 2, tolerance: float = 1e-3) -> ExportReport:
+    """Write ``facenet_<output>.pt2`` / ``.onnx`` (+ ``.json`` with landmark names and conventions) and
+    check each, loaded back, against the eager model on random input of another batch size than the
+    traced one; raises if a difference exceeds ``tolerance`` px."""
+    import torch
+
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise InputError(f"unknown export format {', '.join(unknown)}; choose from {', '.join(FORMATS)}", "--format")
     encoder, decoder, names, _, ck = build_from_checkpoint(checkpoint, model_path, full_mesh=output == "mesh")
     net = FaceNet.make(encoder, decoder, output)
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a folder", "--out")
     out.mkdir(parents=True, exist_ok=True)
-    x = torch.randn(batch, 3, 128, 128, generator=torch.Generator().manual_seed(0))
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(batch, 3, 128, 128, generator=gen)
+    check = torch.randn(batch + 1, 3, 128, 128, generator=gen)  # another batch size: the batch is dynamic
     with torch.no_grad():
-        ref = [t.numpy() for t in net(x)]
-    files, diffs = [], {}
+        ref = [t.numpy() for t in net(check)]
+    with _quiet_exporters():
+        files, diffs = _write(net, x, check, ref, out / f"facenet_{output}", formats)
     stem = out / f"facenet_{output}"
-    if "torchscript" in formats:
-        with torch.no_grad():
-            traced = torch.jit.trace(net, x, check_trace=False)
-        traced.save(str(stem.with_suffix(".pt")))
-        loaded = torch.jit.load(str(stem.with_suffix(".pt")))
-        with torch.no_grad():
-            got = [t.numpy() for t in loaded(x)]
-        diffs["torchscript"] = max(float(np.abs(a - b).max()) for a, b in zip(ref, got))
-        files.append(str(stem.with_suffix(".pt")))
-    if "onnx" in formats:
-        import onnxruntime as ort
-
-        path = stem.with_suffix(".onnx")
-        with torch.no_grad():
-            torch.onnx.export(net, (x,), str(path), input_names=["image"], output_names=["points", "pose"],
-                              dynamic_axes={"image": {0: "batch"}, "points": {0: "batch"}, "pose": {0: "batch"}},
-                              opset_version=17, dynamo=False)
-        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        got = sess.run(None, {"image": x.numpy()})
-        diffs["onnx"] = max(float(np.abs(a - b).max()) for a, b in zip(ref, got))
-        files.append(str(path))
     info = {"input": "RGB (B,3,128,128), (pixel - 127.5) / 128", "output": output,
             "points": "128-frame pixels (x right, y down); mesh z in the same scale, away from the viewer",
             "pose": "[log scale, rotation vector (3), translation (2)], see docs/trainer.md",
@@ -111,3 +144,32 @@ def export(checkpoint: str, out_dir: str, formats: Sequence[str] = ("torchscript
     if bad:
         raise RuntimeError(f"exported graph differs from the eager model: {bad}")
     return ExportReport(files, diffs)
+
+
+def _write(net: Any, x: Any, check: Any, ref: list, stem: Path, formats: Sequence[str]
+           ) -> tuple[list[str], dict[str, float]]:
+    """Export ``net`` (traced on ``x``) in ``formats``, load each back and compare it on ``check``."""
+    import torch
+
+    program = _exported_program(net, x)
+    files, diffs = [], {}
+    if "pt2" in formats:
+        path = stem.with_suffix(".pt2")
+        torch.export.save(program, str(path))
+        loaded = torch.export.load(str(path)).module()
+        with torch.no_grad():
+            got = [t.numpy() for t in loaded(check)]
+        diffs["pt2"] = max(float(np.abs(a - b).max()) for a, b in zip(ref, got))
+        files.append(str(path))
+    if "onnx" in formats:
+        import onnxruntime as ort
+
+        path = stem.with_suffix(".onnx")
+        onnx_program = torch.onnx.export(program, input_names=["image"], output_names=["points", "pose"],
+                                         opset_version=ONNX_OPSET, dynamo=True, verbose=False)
+        onnx_program.save(str(path))
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        got = sess.run(None, {sess.get_inputs()[0].name: check.numpy()})
+        diffs["onnx"] = max(float(np.abs(a - b).max()) for a, b in zip(ref, got))
+        files.append(str(path))
+    return files, diffs

@@ -8,100 +8,22 @@ import csv
 import math
 import os
 import random
-from dataclasses import dataclass, asdict, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
 
 import numpy as np
 
-from .augment import AugmentConfig, NO_AUGMENT
-from .loss import LossWeights
+from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .config import PRESETS, TrainConfig, config_from_dict, config_to_dict, preset_config, write_config
+from .errors import InputError
 
-
-@dataclass
-class TrainConfig:
-    """Every option of ``train``; saved in each checkpoint."""
-
-    shards: str
-    model: str
-    out: str = "runs/train"
-    db: str | None = None
-    sources: tuple[str, ...] | None = None
-    train_split: str = "train"
-    val_split: str = "val"
-    vertex_table: str | None = None     # JSON/YAML name → vertex; default: the model's table
-    width: float = 1.0
-    n_corr: int = 20                    # K_c; 0 disables the correction field
-    batch_size: int = 64
-    epochs: int = 10
-    steps: int | None = None            # total optimizer steps (overrides epochs)
-    per_source: int | None = None       # draws per source per epoch (default: smallest source)
-    balanced: bool = True
-    optimizer: str = "adamw"            # adamw | sgd
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    momentum: float = 0.9
-    schedule: str = "cosine"            # cosine | step | constant
-    warmup_steps: int = 0
-    w_id: float = 0.1
-    w_exp: float = 1.0
-    w_c: float = 10.0
-    landmark_unit: float = 1.0
-    frame_init: bool = True             # start at the mean face framed as the shards' crops (pose bias)
-    augment: bool = True
-    rotate_deg: float = 15.0
-    flip_prob: float = 0.5
-    scale_min: float = 0.9
-    scale_max: float = 1.1
-    shift_frac: float = 0.05
-    photometric: float = 0.2
-    amp: bool = True
-    device: str = "auto"
-    workers: int = 2
-    seed: int = 0
-    log_every: int = 10
-    val_every: int = 0                  # steps; 0: at each epoch end
-    max_val: int | None = 2000          # validation faces per source (None: all)
-    ckpt_every: int = 0                 # steps; 0: at each epoch end
-    resume: str | None = None
-    stop_after: int | None = None       # stop this run after N more steps (checkpointed; resume later)
-    init: str | None = None
-    progress: bool = True
-    tensorboard: bool = True
-
-    def augment_config(self) -> AugmentConfig:
-        if not self.augment:
-            return NO_AUGMENT
-        p = self.photometric
-        return AugmentConfig(self.rotate_deg, self.flip_prob, (self.scale_min, self.scale_max),
-                             self.shift_frac, p, p, p)
-
-    def loss_weights(self) -> LossWeights:
-        return LossWeights(self.w_id, self.w_exp, self.w_c, self.landmark_unit)
-
-
-#: Named option sets, applied with :func:`preset_config` (docs/trainer.md "Presets").
-#: ``demo-cpu``: a few CPU minutes on the demo's rendered faces (landmark_fusion.demo); the settings that
-#: pass the learning proof (tests/trainer/test_learning.py): MobileNet width 0.25, no correction field,
-#: batch 16, 1,000 steps of AdamW (lr 5e-3, 50 warm-up steps, cosine decay); mirror flips as the only
-#: augmentation (they double the faces at no cost; the rendered faces already vary in pose, light and framing).
-PRESETS: dict[str, dict[str, Any]] = {
-    "demo-cpu": {"width": 0.25, "n_corr": 0, "batch_size": 16, "steps": 1000, "lr": 5e-3, "warmup_steps": 50,
-                 "augment": True, "flip_prob": 0.5, "rotate_deg": 0.0, "scale_min": 1.0, "scale_max": 1.0,
-                 "shift_frac": 0.0, "photometric": 0.0, "workers": 0},
-}
-
-
-def preset_config(name: str, **options: Any) -> TrainConfig:
-    """A :class:`TrainConfig` from the preset ``name``; ``options`` (shards, model, out, ...) win."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-    return TrainConfig(**{**PRESETS[name], **options})
+__all__ = ["PRESETS", "TrainConfig", "TrainResult", "load_checkpoint", "preset_config", "train"]
 
 
 @dataclass
 class TrainResult:
-    """What :func:`train` returns: per-step losses (this rank), last validation, checkpoint path."""
+    """What :func:`train` returns: per-step losses (this rank), last validation, checkpoint path (final.pt
+    when the run is complete, else last.pt)."""
 
     losses: list[float] = field(default_factory=list)
     val: dict[str, float] = field(default_factory=dict)
@@ -109,37 +31,31 @@ class TrainResult:
     state_dict: dict | None = None
 
 
-def _device(name: str):
-    import torch
+#: What a checkpoint needs for ``--resume`` (``last.pt`` has it; ``final.pt`` holds the weights only).
+RESUME_KEYS = ("optimizer", "scheduler", "scaler", "sampler", "rng", "step")
 
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+
+def _device(name: str):
+    """The torch device of ``--device`` (``auto``: CUDA when there is one)."""
+    from .device import resolve_device
+
+    return resolve_device(name)
+
+
+def absolute_paths(cfg: TrainConfig) -> TrainConfig:
+    """The options with every path made absolute (fields marked ``path``): the checkpoints' options
+    then hold where the files are from any folder, so ``--resume`` works from anywhere."""
+    from dataclasses import fields
+
+    changes = {f.name: str(Path(getattr(cfg, f.name)).resolve()) for f in fields(cfg)
+               if f.metadata.get("path") and getattr(cfg, f.name)}
+    return replace(cfg, **changes)
 
 
 def _dist_env() -> tuple[int, int, int]:
     """(rank, world size, local rank) from torchrun's environment."""
     return (int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
             int(os.environ.get("LOCAL_RANK", 0)))
-
-
-def rng_state() -> dict:
-    import torch
-
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: Mapping) -> None:
-    import torch
-
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def make_scheduler(optimizer, cfg: TrainConfig, total_steps: int):
@@ -207,21 +123,6 @@ class Logger:
             self.tb.close()
 
 
-def save_checkpoint(path: Path, **state: Any) -> None:
-    """Atomic save (write to a temporary name, then rename)."""
-    import torch
-
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def load_checkpoint(path: str) -> dict:
-    import torch
-
-    return torch.load(path, map_location="cpu", weights_only=False)
-
-
 def train(cfg: TrainConfig) -> TrainResult:
     """Train (or resume) as configured; returns the losses of this rank and the last validation."""
     import torch
@@ -229,30 +130,29 @@ def train(cfg: TrainConfig) -> TrainResult:
     from torch.utils.data import DataLoader
 
     from . import components as C
-    from .data import ShardDataset, mirror_permutation, open_shard_set, select_indices, source_codes, \
-        source_names_for
+    from .data import ShardDataset, describe_empty, mirror_permutation, open_shard_set, select_indices, \
+        source_codes, source_names_for
     from .evaluate import predict, summarise_by_source
     from .loss import eq1_loss
     from .network import EncoderConfig
     from .sampler import BalancedSampler
 
-    resume_state = load_checkpoint(cfg.resume) if cfg.resume else None
-    if resume_state is not None:  # the run's own options win, except where to resume from
-        cfg = replace(TrainConfig(**resume_state["config"]), resume=cfg.resume, progress=cfg.progress,
-                      stop_after=cfg.stop_after, workers=cfg.workers)
+    resume_state = None
+    if cfg.resume:  # the run's own options and folder win, except how long and how to show it
+        resume_state = load_checkpoint(cfg.resume, "--resume")
+        missing = [k for k in RESUME_KEYS if k not in resume_state]
+        if missing:
+            raise InputError(f"{cfg.resume}: holds no {', '.join(missing)} state: resume from a run's last.pt "
+                             f"(final.pt holds the weights only; start from it with --init)", "--resume")
+        cfg = replace(config_from_dict(resume_state["config"], str(cfg.resume)),
+                      resume=str(Path(cfg.resume).resolve()), out=str(Path(cfg.resume).resolve().parent),
+                      progress=cfg.progress, stop_after=cfg.stop_after, workers=cfg.workers)
+    cfg = absolute_paths(cfg)
+    init_state = load_checkpoint(cfg.init, "--init") if cfg.init and resume_state is None else None
 
     rank, world, local_rank = _dist_env()
     distributed = world > 1
     device = _device(cfg.device)
-    if distributed and not dist.is_initialized():
-        backend = "nccl" if device.type == "cuda" else "gloo"
-        dist.init_process_group(backend)
-    if device.type == "cuda" and distributed:
-        device = torch.device("cuda", local_rank)
-        torch.cuda.set_device(device)
-    out = Path(cfg.out)
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     random.seed(cfg.seed)
@@ -263,7 +163,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     train_rows = select_indices(shards, cfg.train_split, sources)
     val_rows = select_indices(shards, cfg.val_split, sources) if cfg.val_split else np.zeros(0, np.int64)
     if train_rows.size == 0:
-        raise ValueError(f"no {cfg.train_split!r} rows for sources {sources} in {cfg.shards}")
+        raise InputError(describe_empty(shards, cfg.shards, cfg.train_split, sources), "--train-split")
     meta = shards.meta()
     codes = source_codes(meta["source"], shards.source_names)
     val_rows = _limit_per_source(val_rows, codes, cfg.max_val, cfg.seed)
@@ -271,28 +171,46 @@ def train(cfg: TrainConfig) -> TrainResult:
     face = C.load_face_model(cfg.model)
     vertex_map = C.load_vertex_map(cfg.vertex_table, face)
     cols, verts = C.assign_vertices(names, vertex_map)
+    if distributed and not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        dist.init_process_group(backend)
+    if device.type == "cuda" and distributed:
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
     enc_cfg = EncoderConfig(int(face.id_basis.shape[0]), int(face.exp_basis.shape[0]), cfg.n_corr, cfg.width)
     encoder = C.build_encoder(enc_cfg).to(device)
     harmonics, w_c = C.compute_harmonics(face, cfg.n_corr)
     decoder = C.build_decoder(face, verts, cfg.n_corr, harmonics).to(device)
     corr_w = torch.as_tensor(w_c, device=device) if w_c is not None else None
     crop_margin = float(getattr(getattr(shards, "info", None), "margin", 0.25))
-    if cfg.init and resume_state is None:
-        encoder.load_state_dict(load_checkpoint(cfg.init)["model"])
+    if init_state is not None:
+        if init_state["encoder"] != enc_cfg.to_dict():
+            raise InputError(f"{cfg.init}: its network ({init_state['encoder']}) does not match this run's "
+                             f"({enc_cfg.to_dict()}): give the same --width and --kc and a model with the "
+                             f"same number of identity and expression components", "--init")
+        encoder.load_state_dict(init_state["model"])
     elif cfg.frame_init and resume_state is None:
         with torch.no_grad():
             encoder.fc_pose.bias.copy_(torch.as_tensor(decoder.framing_pose(crop_margin)))
 
-    try:
-        mirror = mirror_permutation(names)
-    except Exception:  # noqa: BLE001 - without a vocabulary, train without flips
-        mirror = None
+    mirror = mirror_permutation(names)  # every shard landmark is in the vocabulary
     train_ds = ShardDataset(cfg.shards, train_rows, cfg.augment_config() if cfg.augment else None, mirror)
     sampler = BalancedSampler(codes[train_rows], cfg.seed, cfg.per_source, cfg.balanced, rank, world)
     steps_per_epoch = sampler.rank_plan().size // cfg.batch_size
     if steps_per_epoch == 0:
-        raise ValueError(f"batch size {cfg.batch_size} is larger than an epoch ({sampler.rank_plan().size})")
+        raise InputError(f"{cfg.batch_size} is larger than an epoch of this rank ({sampler.rank_plan().size} "
+                         f"draws of {train_rows.size} {cfg.train_split!r} faces); give a smaller --batch-size "
+                         f"or more draws with --per-source", "--batch-size")
     total_steps = cfg.steps or cfg.epochs * steps_per_epoch
+    out = Path(cfg.out)
+    if rank == 0:
+        if out.exists() and not out.is_dir():
+            raise InputError(f"{out}: exists and is not a folder", "--out")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            write_config(cfg, out)
+        except OSError as error:
+            raise InputError(f"{out}: cannot write the run folder ({error.strerror or error})", "--out") from None
 
     model = encoder
     if distributed:
@@ -317,10 +235,11 @@ def train(cfg: TrainConfig) -> TrainResult:
     weights = cfg.loss_weights()
     cols_t = torch.as_tensor(cols, device=device)
     result = TrainResult()
-    meta_info = {"config": asdict(cfg), "encoder": enc_cfg.to_dict(), "landmark_names": names,
-                 "columns": cols.tolist(), "vertices": verts.tolist(), "model_path": str(cfg.model),
-                 "source_names": list(shards.source_names),
-                 "crop_margin": crop_margin}
+    meta_info = {"config": config_to_dict(cfg), "encoder": enc_cfg.to_dict(), "landmark_names": names,
+                 "columns": cols.tolist(), "vertices": verts.tolist(),
+                 "decoder": C.decoder_record(face, [names[c] for c in cols], verts, decoder),
+                 "face_model": C.face_model_record(cfg.model, face),
+                 "source_names": list(shards.source_names), "crop_margin": crop_margin}
 
     def checkpoint(tag: str) -> Path:
         states = [sampler.state_dict()]
@@ -407,6 +326,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         result.checkpoint = str(checkpoint("last"))
         if rank == 0 and step >= total_steps:
             save_checkpoint(out / "final.pt", model=encoder.state_dict(), step=step, **meta_info)
+            result.checkpoint = str(out / "final.pt")
         result.state_dict = {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()}
     finally:
         bar.close()

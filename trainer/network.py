@@ -99,8 +99,16 @@ class MobileNetV1Encoder(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
         # Small heads: at initialisation the decoder shows the mean face, frontal, centred, reference scale.
+        # The pose goes through two layers (fc's first POSE_FEATURES outputs, then fc_pose); only the last
+        # is small. Were both small, their product would learn one direction of the pose at a time (the
+        # small-initialisation saddle of a product of linear maps): a short run learnt yaw and scale but
+        # left pitch and roll at a constant (docs/trainer.md "Network").
         nn.init.normal_(self.fc.weight, std=1e-3)
         nn.init.zeros_(self.fc.bias)
+        with torch.no_grad():
+            pose_features = nn.Linear(self.fc.in_features, POSE_FEATURES)  # PyTorch's default initialisation
+            self.fc.weight[:POSE_FEATURES] = pose_features.weight
+            self.fc.bias[:POSE_FEATURES] = pose_features.bias
         nn.init.normal_(self.fc_pose.weight, std=1e-3)
         nn.init.zeros_(self.fc_pose.bias)
 

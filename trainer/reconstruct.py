@@ -15,38 +15,36 @@ from .augment import OUTPUT_SIZE
 
 
 class NoDetector(ValueError):
-    """No face detector is available and no box was given."""
+    """The face detector model given cannot be used."""
 
 
-def detect_faces(image_rgb: np.ndarray, detector: str | None = None
-                 ) -> list[tuple[float, float, float, float]]:
-    """Face boxes (x0, y0, x1, y1), largest first.
+def detect_faces(image_rgb: np.ndarray, detector: str | None = None) -> list:
+    """Faces of an RGB image as :class:`trainer.detector.Detection` (``box`` contains the face's
+    landmarks, ``landmark_box`` estimates their box), largest first.
 
-    ``detector``: a YuNet ONNX model (OpenCV's ``FaceDetectorYN``, e.g.
-    ``face_detection_yunet_2023mar.onnx`` of the OpenCV model zoo). Without it, OpenCV's bundled
-    frontal-face Haar cascade, which OpenCV 4 wheels carry and OpenCV 5 wheels no longer do:
-    then :class:`NoDetector` says to give a box or a detector model.
+    By default the detector that ships with the trainer (:mod:`trainer.detector`, BlazeFace). With
+    ``detector``, a YuNet ONNX model (OpenCV's ``FaceDetectorYN``, e.g.
+    ``face_detection_yunet_2023mar.onnx`` of the OpenCV model zoo) instead; its boxes serve as both.
     """
     import cv2
 
-    if detector is not None:
-        if not Path(detector).is_file():
-            raise NoDetector(f"{detector}: face detector model not found")
-        height, width = image_rgb.shape[:2]
+    from .detector import Detection, detect
+
+    if detector is None:
+        return detect(image_rgb)
+    if not Path(detector).is_file():
+        raise NoDetector(f"{detector}: face detector model not found")
+    height, width = image_rgb.shape[:2]
+    try:
         yunet = cv2.FaceDetectorYN.create(str(detector), "", (width, height), 0.6, 0.3, 50)
         _, found = yunet.detect(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
-        rows = [] if found is None else found[:, :4]
-    else:
-        xml = Path(getattr(getattr(cv2, "data", None), "haarcascades", "") or ".",
-                   "haarcascade_frontalface_default.xml")
-        if not hasattr(cv2, "CascadeClassifier") or not xml.is_file():
-            raise NoDetector(f"OpenCV {cv2.__version__} has no bundled Haar cascade: give the face "
-                             f"box with --box x0,y0,x1,y1 or a YuNet model with --detector PATH")
-        cascade = cv2.CascadeClassifier(str(xml))
-        grey = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY)
-        rows = cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(24, 24))
-    boxes = [(float(x), float(y), float(x + w), float(y + h)) for x, y, w, h in rows]
-    return sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
+    except cv2.error as error:
+        raise NoDetector(f"{detector}: not a YuNet face detector model ({str(error).strip().splitlines()[-1]})") \
+            from None
+    rows = [] if found is None else found[:, :5]
+    faces = [Detection((float(x), float(y), float(x + w), float(y + h)), (float(x), float(y), float(x + w),
+                       float(y + h)), float(score)) for x, y, w, h, score in rows]
+    return sorted(faces, key=lambda f: -(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
 
 
 def box_to_input_affine(box: Sequence[float], margin: float, out: int = OUTPUT_SIZE) -> np.ndarray:
@@ -87,7 +85,12 @@ def scheme_names(scheme: str | None, trained: Sequence[str]) -> list[str | None]
         return list(trained)
     from landmark_fusion.correspondence import load_scheme
 
-    return list(load_scheme(scheme).index_to_name)
+    from .errors import InputError
+
+    try:
+        return list(load_scheme(scheme).index_to_name)
+    except (KeyError, ValueError, OSError) as error:
+        raise InputError(str(error.args[0] if error.args else error), "--scheme") from None
 
 
 def reconstruct(images: Sequence[str], checkpoint: str, out_dir: str, box: Sequence[float] | None = None,
@@ -138,10 +141,14 @@ def _reconstruct_one(path, encoder, decoder, face, names, table, box, scheme, ma
     if bgr is None:
         raise ValueError(f"{path}: not a readable image")
     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    face_box = tuple(box) if box is not None else (detect_faces(rgb, detector) or [None])[0]
-    if face_box is None:
-        raise ValueError(f"{path}: no face found; give the box with --box x0,y0,x1,y1")
-    m = box_to_input_affine(face_box, margin)
+    if box is not None:
+        face_box = crop_box = tuple(map(float, box))
+    else:
+        found = detect_faces(rgb, detector)
+        if not found:
+            raise ValueError(f"{path}: no face found; give the box with --box x0,y0,x1,y1")
+        face_box, crop_box = found[0].box, found[0].landmark_box
+    m = box_to_input_affine(crop_box, margin)
     crop = cv2.warpAffine(rgb, m, (OUTPUT_SIZE, OUTPUT_SIZE), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT)
     with torch.no_grad():

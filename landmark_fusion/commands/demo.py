@@ -54,7 +54,7 @@ def check_inputs(model_path: Path | None) -> None:
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
               help="Processes for rendering and building.")
 @click.option("--train-steps", type=click.IntRange(min=1), default=None,
-              help="Optimizer steps of the short training (default: the trainer's demo setting, 500).")
+              help="Optimizer steps of the short training (default: the trainer's demo setting, 800).")
 @click.option("--train-width", type=click.Choice(["0.25", "0.5", "1.0"]), default=None,
               help="MobileNet width of the short training (default: the trainer's demo preset, 0.25).")
 @click.option("--train-batch", type=click.IntRange(min=1), default=None,

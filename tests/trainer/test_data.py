@@ -14,7 +14,7 @@ def test_selection_by_split_and_source(small_shards):
     shards = open_shard_set(str(small_shards))
     assert select_indices(shards, "train", None).size == 18 + 6
     assert select_indices(shards, "val", ["wflw"]).size == 2
-    with pytest.raises(ValueError, match="not in the shards"):
+    with pytest.raises(ValueError, match="aflw: not a source of the shards"):
         select_indices(shards, "train", ["aflw"])
     assert source_names_for("D", ["extra"])[-2:] == ["ls3d_w", "extra"]
     assert source_names_for("a", None) == ["300w_lp"]

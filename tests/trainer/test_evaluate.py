@@ -41,3 +41,27 @@ def test_evaluate_writes_tables_and_plot(trained_checkpoint, small_shards, tmp_p
         assert (tmp_path / name).stat().st_size > 0
     assert "per-face mean" in (tmp_path / "results.csv").read_text().splitlines()[0]
     assert list(res.per_landmark["landmark"])[:2] == ["eye_r_outer", "eye_r_inner"]
+
+
+def test_each_row_lists_the_landmarks_it_evaluated(trained_checkpoint, small_shards, tmp_path):
+    import csv
+
+    from landmark_fusion.shards import open_shards
+    from trainer.evaluate import landmark_list
+
+    assert landmark_list(["a", "b", "c"], np.array([True, False, True])) == "2: a c"
+    res = evaluate(str(trained_checkpoint), str(small_shards), split="val", out=str(tmp_path))
+    shards = open_shards(small_shards)
+    from trainer.data import source_codes
+
+    meta = shards.meta()
+    names = list(shards.landmark_names)
+    codes = source_codes(meta["source"], shards.source_names)
+    for row in res.rows:
+        code = list(shards.source_names).index(row.database)
+        rows = np.flatnonzero((meta["split"].astype(str) == "val").to_numpy() & (codes == code))
+        with_truth = shards.get_batch(rows, ("mask",))["mask"].any(axis=0)
+        expected = [n for n, m in zip(names, with_truth) if m]
+        assert row.landmarks == f"{len(expected)}: {' '.join(expected)}"
+    with (tmp_path / "results.csv").open() as f:
+        assert [r["landmarks"] for r in csv.DictReader(f)] == [r.landmarks for r in res.rows]

@@ -187,7 +187,7 @@ def test_eval_protocol_without_68_vertices_names_what_it_skips(trained_checkpoin
     res = CliRunner().invoke(train, ["eval", str(trained_checkpoint), "--shards", str(aflw_shards),
                                      "--protocol", "aflw-3ddfa"])
     assert res.exit_code == 0, res.output
-    assert "of 8 AFLW points" in res.output and "not given" in res.output and "no vertex for" in res.output
+    assert "8 AFLW points with ground truth" in res.output and "not given" in res.output and "no vertex for" in res.output
     res = CliRunner().invoke(train, ["eval", str(trained_checkpoint), "--shards", str(aflw_shards),
                                      "--aflw-list", str(aflw_shards)])
     assert res.exit_code == 2

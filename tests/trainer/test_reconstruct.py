@@ -55,23 +55,58 @@ def test_a_bad_image_is_reported_and_the_others_go_on(trained_checkpoint, small_
     assert only_bad.exit_code != 0 and "no image could be reconstructed" in only_bad.output
 
 
-def test_face_detection_on_a_real_300w_photo(samples_dir):
-    """The bundled Haar cascade finds the annotated face where OpenCV has one; else a clear error."""
-    from landmark_fusion.sources.pts import read_pts
-    from trainer.reconstruct import NoDetector, detect_faces
+def _annotated_faces(samples_dir):
+    """(image path, visible landmarks) of every annotated face of the real AFLW2000-3D, 300W and 300W-LP
+    samples, read by the fusion stage's own readers."""
+    from landmark_fusion.sources import get_source
 
-    folder = samples_dir / "300W" / "lfpw" / "trainset"
-    rgb = cv2.cvtColor(cv2.imread(str(folder / "image_0001.png")), cv2.COLOR_BGR2RGB)
-    points = read_pts(folder / "image_0001.pts", 68) - 1.0
-    if not hasattr(cv2, "CascadeClassifier"):
-        with pytest.raises(NoDetector, match="--box"):
-            detect_faces(rgb)
-        return
-    x0, y0, x1, y1 = detect_faces(rgb)[0]
-    (lx0, ly0), (lx1, ly1) = points.min(0), points.max(0)
-    inter = max(0.0, min(x1, lx1) - max(x0, lx0)) * max(0.0, min(y1, ly1) - max(y0, ly0))
-    union = (x1 - x0) * (y1 - y0) + (lx1 - lx0) * (ly1 - ly0) - inter
-    assert inter / union > 0.4
+    faces = []
+    for name, folder in (("aflw2000_3d", "AFLW2000-3D"), ("300w", "300W"), ("300w_lp", "300W-LP"),
+                         ("300w_lp", "300W-LP-AFW")):
+        source = get_source(name)(samples_dir / folder)
+        for item in source.items():
+            for face in source.read(item):
+                if hasattr(face, "points"):
+                    faces.append((face.image_path, np.asarray(face.points)[np.asarray(face.visible, bool)]))
+    return faces
+
+
+def test_the_bundled_detector_finds_every_annotated_face_of_the_real_samples(samples_dir):
+    """No --box, no --detector: a box of the shipped detector contains all the annotated landmarks, and its
+    landmark-box estimate overlaps their box."""
+    from trainer.reconstruct import detect_faces
+
+    faces = _annotated_faces(samples_dir)
+    assert len(faces) >= 15
+    for path, points in faces:
+        rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+        found = detect_faces(rgb)
+        (lx0, ly0), (lx1, ly1) = points.min(0), points.max(0)
+        containing = [f for f in found if f.box[0] <= lx0 and f.box[1] <= ly0 and f.box[2] >= lx1 and f.box[3] >= ly1]
+        assert containing, (path, found, (lx0, ly0, lx1, ly1))
+        x0, y0, x1, y1 = containing[0].landmark_box
+        inter = max(0.0, min(x1, lx1) - max(x0, lx0)) * max(0.0, min(y1, ly1) - max(y0, ly0))
+        union = (x1 - x0) * (y1 - y0) + (lx1 - lx0) * (ly1 - ly0) - inter
+        assert inter / union > 0.5, (path, containing[0], (lx0, ly0, lx1, ly1))
+
+
+def test_an_image_without_a_face_has_no_detection():
+    from trainer.reconstruct import detect_faces
+
+    y, x = np.mgrid[0:240, 0:320]
+    smooth = np.stack([x * 0.5, y * 0.8, (x + y) * 0.3], -1).astype(np.uint8)
+    assert detect_faces(smooth) == []
+
+
+def test_reconstruct_detects_the_face_itself(trained_checkpoint, samples_dir, tmp_path):
+    image = samples_dir / "AFLW2000-3D" / "AFLW2000" / "image00050.jpg"
+    res = CliRunner().invoke(train, ["reconstruct", str(image), "--checkpoint", str(trained_checkpoint),
+                                     "--out", str(tmp_path / "rec")])
+    assert res.exit_code == 0, res.output
+    assert "reconstructed 1 of 1 images" in res.output
+    out = json.loads((tmp_path / "rec" / "image00050.json").read_text())
+    x0, y0, x1, y1 = out["box"]
+    assert 0 <= x0 < x1 <= 450 and 0 <= y0 < y1 <= 450
 
 
 def test_a_missing_detector_model_is_named(tmp_path):

@@ -23,8 +23,8 @@ class Payload:
         return (Path.write_text, (self.marker, "code ran"))
 
 
-def _refused(result, path: Path) -> None:
-    assert result.exit_code == 1, result.output
+def _refused(result, path: Path, exit_code: int = 1) -> None:
+    assert result.exit_code == exit_code, result.output
     assert f"{path}: refused:" in result.output and "could run code" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
@@ -43,7 +43,7 @@ def test_train_refuses_a_pickled_model(tmp_path, small_shards, face_model_path, 
                                             "--vertex-table", str(vertex_table_path), "--out",
                                             str(tmp_path / "run"), "--steps", "1", "--workers", "0",
                                             "--no-progress", "--db", "A"])
-        _refused(result, path)
+        _refused(result, path, exit_code=2)  # a usage error on --model
     assert not marker.exists()
 
 
