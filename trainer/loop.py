@@ -47,6 +47,7 @@ class TrainConfig:
     w_exp: float = 1.0
     w_c: float = 10.0
     landmark_unit: float = 1.0
+    landmark_loss: str = "squared"       # squared (Eq. 1) | distance (mean point distance)
     frame_init: bool = True             # start at the mean face framed as the shards' crops (pose bias)
     augment: bool = True
     rotate_deg: float = 15.0
@@ -77,7 +78,7 @@ class TrainConfig:
                              self.shift_frac, p, p, p)
 
     def loss_weights(self) -> LossWeights:
-        return LossWeights(self.w_id, self.w_exp, self.w_c, self.landmark_unit)
+        return LossWeights(self.w_id, self.w_exp, self.w_c, self.landmark_unit, self.landmark_loss)
 
 
 #: Named option sets, applied with :func:`preset_config` (docs/trainer.md "Presets").
