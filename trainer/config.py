@@ -68,6 +68,9 @@ class TrainConfig:
     w_c: float = option(10.0, "Eq. 1 weight of ‖x_c‖²_W (the paper: 10).", type=float, low=0.0)
     landmark_unit: float = option(1.0, "Pixels of the 128 input per unit of the landmark term (1: pixels, "
                                        "128: frame = 1).", type=float, low=0.0, low_open=True)
+    landmark_loss: str = option("squared", "Landmark term: squared (Eq. 1, the squared point error) or "
+                                           "distance (the point distance, the NME's numerator).", type=str,
+                                choices=("squared", "distance"))
     frame_init: bool = option(True, "Start the pose head at the mean face framed as the shards' crops.",
                               flag="--frame-init")
     augment: bool = option(True, "Augment the training faces (rotation, flip, scale, shift, photometric); "
@@ -111,7 +114,7 @@ class TrainConfig:
         """The :class:`trainer.loss.LossWeights` of these options (imported here: loss.py needs torch)."""
         from .loss import LossWeights
 
-        return LossWeights(self.w_id, self.w_exp, self.w_c, self.landmark_unit)
+        return LossWeights(self.w_id, self.w_exp, self.w_c, self.landmark_unit, self.landmark_loss)
 
 
 #: Named option sets (``train --preset NAME``, :func:`preset_config`; docs/trainer.md "Presets").

@@ -12,7 +12,13 @@
   notes the trim. Any other defect of ``pt2d``, ``roi`` or ``Pose_Para`` leaves that key out with
   a note in ``extra['notes']`` and keeps the face: the benchmark is defined on all 2,000 faces.
 * Yaw = degrees(``Pose_Para[0][1]``), positive = towards image-left; NaN without a usable
-  ``Pose_Para``. Split: ``test`` (paper Table 1).
+  ``Pose_Para``. Option ``yaw_labels`` replaces it by AFLW's own yaw labels, the ones the paper's
+  and 3DDFA's yaw buckets (1,306 / 462 / 232) are counted with: ``{values: YAWS.npy, names:
+  NAMES.list}``, a (N,) array of degrees and the list of image file names giving its row order
+  (3DDFA's ``AFLW2000-3D-new.pose.npy`` with ``AFLW2000-3D_crop.list``, or AFLW's
+  ``AFLW_GT_crop_yaws.npy`` with ``AFLW_GT_crop.list``, whose first 2,000 rows are these photos);
+  relative paths are relative to the root. The fitted yaw is then kept in
+  ``extra['fitted_yaw']``. Split: ``test`` (paper Table 1).
 
 The root may be the image folder itself or hold it as ``AFLW2000/`` (the name of the common copies);
 option ``folder`` names another sub-folder. A sub-folder of the image folder other than ``Code/``
@@ -20,8 +26,10 @@ option ``folder`` names another sub-folder. A sub-folder of the image folder oth
 """
 from __future__ import annotations
 
+import math
+import os
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping
 
 import numpy as np
 
@@ -59,18 +67,46 @@ def aflw21_from_pt2d(pt2d: np.ndarray, notes: list[str]) -> tuple[np.ndarray, np
     return unmark_points(raw)
 
 
+def load_yaw_labels(root: Path, spec: Mapping[str, str]) -> dict[str, float]:
+    """Image file name → yaw label (degrees) from option ``yaw_labels`` (see the module docstring).
+
+    Raises ValueError naming the file for a spec or file that cannot be used (the build then stops
+    with that message before reading any face).
+    """
+    if not isinstance(spec, Mapping) or set(spec) != {"values", "names"}:
+        raise ValueError("option yaw_labels needs exactly the keys 'values' (a .npy of yaws) and "
+                         "'names' (the list of image file names in the same order)")
+    values_path, names_path = (Path(root, os.path.expanduser(str(spec[k]))) for k in ("values", "names"))
+    try:
+        values = np.load(values_path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"yaw_labels: {values_path}: not a readable .npy array ({error})") from None
+    try:
+        names = [line.strip() for line in names_path.read_text(encoding="utf-8").splitlines()]
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"yaw_labels: {names_path}: not a readable list of names ({error})") from None
+    names = [Path(name).name for name in names if name]
+    values = np.asarray(values, dtype=np.float64).reshape(-1) if values.ndim == 1 else None
+    if values is None or len(values) != len(names):
+        raise ValueError(f"yaw_labels: {values_path} must be a 1-D array with one yaw per line of "
+                         f"{names_path} ({len(names)} names)")
+    return dict(zip(names, values.tolist()))
+
+
 class AFLW2000Source:
     """Reads AFLW2000-3D (scheme ``ibug68_fixed``)."""
 
     name = "aflw2000_3d"
     scheme = "ibug68_fixed"
 
-    def __init__(self, root: Path, folder: str | None = None, split: str = "test") -> None:
+    def __init__(self, root: Path, folder: str | None = None, split: str = "test",
+                 yaw_labels: Mapping[str, str] | None = None) -> None:
         self.root = Path(root)
         self.split = split
         if folder is None:
             folder = DEFAULT_FOLDER if (self.root / DEFAULT_FOLDER).is_dir() else ""
         self.folder = folder
+        self.yaw_labels = load_yaw_labels(self.root, yaw_labels) if yaw_labels is not None else None
 
     def items(self) -> Iterator[str | Rejected]:
         """Root-relative ``.mat`` paths of the image folder (no recursion), sorted."""
@@ -119,6 +155,11 @@ class AFLW2000Source:
         if "roi" in arrays:
             extra["roi"] = arrays["roi"].reshape(4).astype(np.int64)
         yaw = optional_yaw(arrays, notes)
+        if self.yaw_labels is not None:
+            extra["fitted_yaw"] = yaw
+            yaw = self.yaw_labels.get(image_name.name, math.nan)
+            if not math.isfinite(yaw):
+                notes.append(f"{image_name.name} has no finite yaw label: yaw unknown")
         if notes:
             extra["notes"] = notes
         return [RawFace(self.name, image_name.as_posix(), image_path, self.scheme, points, visible,

@@ -125,3 +125,27 @@ def test_folders_in_the_image_folder_are_named_and_an_empty_root_says_what_it_ex
     assert len(items) == 6
     (empty,) = AFLW2000Source(folder / "Code").items()
     assert empty.reason == "wrong_layout" and "imageNNNNN.mat" in empty.detail and "empty" in empty.detail
+
+
+def test_yaw_labels_replace_the_fitted_yaw(root, read_face):
+    labels = {"values": "test.configs/AFLW2000-3D-new.pose.npy", "names": "test.data/AFLW2000-3D_crop.list"}
+    source = AFLW2000Source(root, yaw_labels=labels)
+    listing = (root / "test.data/AFLW2000-3D_crop.list").read_text().split()
+    new_pose = np.load(root / "test.configs/AFLW2000-3D-new.pose.npy")
+    fitted = np.load(root / "test.configs/AFLW2000-3D.pose.npy")
+    for name in NAMES:
+        face = read_face(source, f"AFLW2000/{name}.mat")
+        row = listing.index(f"{name}.jpg")
+        assert face.yaw == pytest.approx(float(new_pose[row]))
+        assert face.extra["fitted_yaw"] == pytest.approx(float(fitted[row]), abs=1e-3)
+
+
+def test_yaw_labels_that_cannot_be_used_name_the_file(root, tmp_path):
+    with pytest.raises(ValueError, match="exactly the keys"):
+        AFLW2000Source(root, yaw_labels={"values": "x.npy"})
+    with pytest.raises(ValueError, match="missing.npy"):
+        AFLW2000Source(root, yaw_labels={"values": "missing.npy", "names": "test.data/AFLW2000-3D_crop.list"})
+    short = tmp_path / "short.list"
+    short.write_text("image00050.jpg\n")
+    with pytest.raises(ValueError, match="one yaw per line"):
+        AFLW2000Source(root, yaw_labels={"values": "test.configs/AFLW2000-3D-new.pose.npy", "names": str(short)})
