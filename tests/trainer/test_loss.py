@@ -30,10 +30,10 @@ def test_distance_term_is_the_mean_point_distance_with_a_finite_gradient():
     target = torch.zeros(1, 3, 2)
     mask = torch.tensor([[True, True, False]])
     term = landmark_term(pred, target, mask, kind="distance")
-    assert abs(term.item() - 5 / 2) < 1e-6
+    assert abs(term.item() - 5 / 2) < 1e-3  # DISTANCE_EPS smooths the distance at 0
     term.backward()
     assert torch.isfinite(pred.grad).all() and pred.grad[0, 0].abs().max() == 0
     assert torch.allclose(pred.grad[0, 1], torch.tensor([0.3, 0.4]), atol=1e-5)  # unit direction / 2
     weights = LossWeights(landmark_loss="distance")
     p = EncoderOutput(torch.zeros(1, 6), torch.zeros(1, 1), torch.zeros(1, 1), torch.zeros(1, 0, 3))
-    assert abs(eq1_loss(p, pred, target, mask, weights)["landmarks"].item() - 2.5) < 1e-6
+    assert abs(eq1_loss(p, pred, target, mask, weights)["landmarks"].item() - 2.5) < 1e-3
