@@ -458,6 +458,7 @@ class VertexSuggestion:
     faces: int
     data: str
     candidates: list[tuple[int, float, int]]   # (vertex, mean error %, faces voting for it)
+    previous: tuple[int, float] | None = None  # the vertex given for the landmark and its mean error %
 
 
 def suggest_vertices(model: Any, vertices: np.ndarray, faces: AnnotatedFaces, names: Sequence[str],
@@ -469,6 +470,7 @@ def suggest_vertices(model: Any, vertices: np.ndarray, faces: AnnotatedFaces, na
     the one with the least mean reprojection error over the faces annotating that landmark."""
     cols = [faces.names.index(n) for n in names]
     vertices = np.asarray(vertices).copy()
+    given = vertices[cols].copy()
     vertices[cols] = -1
     others = np.flatnonzero(vertices >= 0)
     rows = np.flatnonzero(faces.mask[:, cols].any(1))
@@ -509,8 +511,10 @@ def suggest_vertices(model: Any, vertices: np.ndarray, faces: AnnotatedFaces, na
         order = cands[np.argsort(mean_err[cands])]
         best = int(order[0])
         src_rows = rows[good & faces.mask[rows, j]]
+        previous = (int(given[k]), float(mean_err[given[k]])) if given[k] >= 0 else None
         out.append(VertexSuggestion(n, best, float(mean_err[best]), int(used[k]), faces.describe(src_rows),
-                                    [(int(v), float(mean_err[v]), int(votes[k, v])) for v in order[:8]]))
+                                    [(int(v), float(mean_err[v]), int(votes[k, v])) for v in order[:8]],
+                                    previous))
     return out
 
 

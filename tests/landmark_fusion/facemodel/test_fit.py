@@ -146,6 +146,7 @@ def test_check_flags_a_wrong_vertex_and_suggest_finds_the_right_one(sfm) -> None
     near = np.linalg.norm(np.asarray(sfm.mean)[found.vertex] - np.asarray(sfm.mean)[vid[k]])
     assert near < 3.0  # mm: the true vertex or its immediate neighbour
     assert found.faces == b and found.data == f"synthetic: {b} faces"
+    assert found.previous[0] == wrong[k] and found.previous[1] > 3 * found.error
 
 
 def test_flag_outliers() -> None:
