@@ -15,7 +15,7 @@ Coordinate normalisation (keeps every network output O(1)):
   scale; ``tests/trainer/test_decoder.py`` checks the decoder against the numpy implementation;
 - the correction field E_c uses manifold harmonics H (N,K_c) rescaled to unit RMS per vertex, times
   ``correction_unit`` (default 0.01 of the face width): one unit of x_c moves vertices by about 1 % of
-  the face width.
+  the face width (a unit of its own, not the 1 mm of ``harmonics.correction_basis``: docs/models.md).
 Training decodes only the landmark vertices (gathered rows of the bases); inference can decode the full mesh.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from landmark_fusion.geometry import IMAGE_AXES
+from landmark_fusion.geometry import IMAGE_AXES, SMALL_ANGLE
 from landmark_fusion.geometry import rotation_to_euler as _pose_para_angles
 
 from .network import EncoderOutput
@@ -34,7 +34,6 @@ from .network import EncoderOutput
 REFERENCE_SCALE_PX = 128.0
 FRAME_CENTRE_PX = 63.5
 HALF_FRAME_PX = 64.0
-SMALL_ANGLE = 1e-4
 
 
 def skew(v: torch.Tensor) -> torch.Tensor:
