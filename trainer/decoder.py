@@ -8,12 +8,14 @@ Coordinate normalisation (keeps every network output O(1)):
   width spans the 128 px frame;
 - the translation is ``t = 63.5 + 64 · pose[4:6]`` px: 0 puts the face centre in the frame centre
   (pixel centres are integers, the frame spans −0.5…127.5);
-- the camera looks down −z of the model frame (+x subject's left, +y up, +z to the viewer): image
-  x = model x, image y = −model y. ``R = exp([pose[1:4]]×)`` is the head rotation in the model frame, so
-  zero parameters give the mean face frontal, centred, at the reference scale;
+- axes and projection are those of ``landmark_fusion.geometry`` (model +x subject's left, +y up, +z
+  towards the viewer): image x = s·(R·X)_x + t_x, image y = −s·(R·X)_y + t_y, depth = s·(R·X)_z, larger =
+  closer to the viewer (the z of AFLW2000-3D's ``pt3d_68``). ``R = exp([pose[1:4]]×)`` is the head
+  rotation in the model frame, so zero parameters give the mean face frontal, centred, at the reference
+  scale; ``tests/trainer/test_decoder.py`` checks the decoder against the numpy implementation;
 - the correction field E_c uses manifold harmonics H (N,K_c) rescaled to unit RMS per vertex, times
   ``correction_unit`` (default 0.01 of the face width): one unit of x_c moves vertices by about 1 % of
-  the face width.
+  the face width (a unit of its own, not the 1 mm of ``harmonics.correction_basis``: docs/models.md).
 Training decodes only the landmark vertices (gathered rows of the bases); inference can decode the full mesh.
 """
 from __future__ import annotations
@@ -24,12 +26,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from landmark_fusion.geometry import IMAGE_AXES, SMALL_ANGLE
+from landmark_fusion.geometry import rotation_to_euler as _pose_para_angles
+
 from .network import EncoderOutput
 
 REFERENCE_SCALE_PX = 128.0
 FRAME_CENTRE_PX = 63.5
 HALF_FRAME_PX = 64.0
-SMALL_ANGLE = 1e-4
 
 
 def skew(v: torch.Tensor) -> torch.Tensor:
@@ -42,7 +46,8 @@ def skew(v: torch.Tensor) -> torch.Tensor:
 
 def rodrigues(rotvec: torch.Tensor) -> torch.Tensor:
     """Exponential map so(3) → SO(3): R = I + a·K + b·K², a = sin θ/θ, b = (1 − cos θ)/θ²; below
-    θ = 1e-4 the Taylor series a ≈ 1 − θ²/6, b ≈ 1/2 − θ²/24 is used so values and gradients stay finite."""
+    θ = 1e-4 the Taylor series a ≈ 1 − θ²/6, b ≈ 1/2 − θ²/24 is used so values and gradients stay finite.
+    The torch twin of ``landmark_fusion.geometry.rodrigues`` (same formula, differentiable)."""
     theta2 = (rotvec * rotvec).sum(-1, keepdim=True)
     small = theta2 < SMALL_ANGLE ** 2
     theta2_safe = torch.where(small, torch.ones_like(theta2), theta2)
@@ -55,18 +60,16 @@ def rodrigues(rotvec: torch.Tensor) -> torch.Tensor:
 
 
 def rotation_to_euler(r: np.ndarray) -> tuple[float, float, float]:
-    """(yaw, pitch, roll) in degrees of a model-frame head rotation, factored as
-    R = Ry(−yaw)·Rx(pitch)·Rz(roll).
+    """(yaw, pitch, roll) in degrees of a model-frame head rotation, in the ``Pose_Para`` convention of
+    the 300W-LP / AFLW2000-3D labels (``landmark_fusion.geometry.rotation_to_euler``):
+    R = Rx(−pitch)·Ry(−yaw)·Rz(−roll).
 
     Signs: positive yaw turns the face towards the image left (the subject's right), the sign of the
-    AFLW / 3DDFA yaw labels (docs/formats.md §1.2); positive pitch tilts the nose down; positive roll turns the
-    face counter-clockwise as seen in the image.
+    AFLW / 3DDFA yaw labels (docs/formats.md §1.2); positive pitch raises the nose, positive roll turns
+    the face clockwise in the image.
     """
-    r = np.asarray(r, dtype=np.float64)
-    pitch = np.degrees(np.arcsin(np.clip(-r[1, 2], -1.0, 1.0)))
-    yaw = -np.degrees(np.arctan2(r[0, 2], r[2, 2]))
-    roll = np.degrees(np.arctan2(r[1, 0], r[1, 1]))
-    return float(yaw), float(pitch), float(roll)
+    pitch, yaw, roll = (float(np.degrees(a)) for a in _pose_para_angles(np.asarray(r, dtype=np.float64)))
+    return yaw, pitch, roll
 
 
 def _as_f32(a: Any) -> torch.Tensor:
@@ -138,10 +141,11 @@ class FaceDecoder(nn.Module):
 
     @staticmethod
     def project(shape: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
-        """(B,V,3) normalised shape → (B,V,3) posed points: x, y in 128-frame pixels, z in the same scale."""
+        """(B,V,3) normalised shape → (B,V,3) posed points: x, y in 128-frame pixels, depth in the same
+        scale, larger = closer to the viewer (``landmark_fusion.geometry.project``)."""
         scale = REFERENCE_SCALE_PX * torch.exp(pose[:, :1])[:, :, None]
         rotated = shape @ rodrigues(pose[:, 1:4]).transpose(1, 2)
-        flip = torch.tensor([1.0, -1.0, -1.0], dtype=shape.dtype, device=shape.device)
+        flip = torch.as_tensor(IMAGE_AXES, dtype=shape.dtype, device=shape.device)
         t = FRAME_CENTRE_PX + HALF_FRAME_PX * pose[:, 4:6]
         t3 = torch.cat([t, torch.zeros_like(t[:, :1])], 1)[:, None, :]
         return scale * rotated * flip + t3
@@ -152,7 +156,8 @@ class FaceDecoder(nn.Module):
         return self.project(shape, p.pose)[..., :2]
 
     def mesh(self, p: EncoderOutput, posed: bool = True) -> torch.Tensor:
-        """(B,N,3) full mesh: posed in 128-frame pixels (``posed``) or in the model's own units."""
+        """(B,N,3) full mesh: posed in 128-frame pixels with depth towards the viewer (``posed``), or in
+        the model's own units and axes."""
         if not self.full_mesh:
             raise RuntimeError("decoder was built without the full mesh (full_mesh=False)")
         shape = self._shape(self.mean, self.id_basis, self.exp_basis, self.corr_basis, p)

@@ -135,7 +135,7 @@ def export(checkpoint: str, out_dir: str, formats: Sequence[str] = FORMATS, outp
         files, diffs = _write(net, x, check, ref, out / f"facenet_{output}", formats)
     stem = out / f"facenet_{output}"
     info = {"input": "RGB (B,3,128,128), (pixel - 127.5) / 128", "output": output,
-            "points": "128-frame pixels (x right, y down); mesh z in the same scale, away from the viewer",
+            "points": "128-frame pixels (x right, y down); mesh z in the same scale, towards the viewer",
             "pose": "[log scale, rotation vector (3), translation (2)], see docs/trainer.md",
             "landmark_names": names if output == "landmarks" else None, "encoder": ck["encoder"]}
     stem.with_suffix(".json").write_text(json.dumps(info, indent=1))

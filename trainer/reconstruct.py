@@ -156,7 +156,9 @@ def _reconstruct_one(path, encoder, decoder, face, names, table, box, scheme, ma
         mesh = decoder.mesh(p)[0].numpy().astype(np.float64)
     back = invert(m)
     scale = float(np.sqrt(abs(np.linalg.det(back[:, :2]))))
-    verts = np.column_stack([mesh[:, :2] @ back[:, :2].T + back[:, 2], mesh[:, 2] * scale])
+    # the decoder's depth is towards the viewer; the mesh file keeps the right-handed frame (z away
+    # from the viewer), in which the model's triangle winding gives outward normals
+    verts = np.column_stack([mesh[:, :2] @ back[:, :2].T + back[:, 2], -mesh[:, 2] * scale])
     lms = {}
     for i, name in enumerate(names):
         key = name if name is not None else f"point_{i}"

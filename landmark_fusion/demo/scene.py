@@ -3,7 +3,8 @@
 `render_face` draws one face of a :class:`FaceAssets` (a FaceModel with its landmark table and
 per-vertex materials) with the software renderer and returns the picture together with everything
 the landmark writers need: the projected vertices (image pixels, depth towards the viewer) and the
-z-buffer for visibility.
+z-buffer for visibility. Axes, angles and the projection are those of :mod:`landmark_fusion.geometry`:
+the head pose is drawn as the ``Pose_Para`` angles of 300W-LP / AFLW2000-3D, which the writers store.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..geometry import euler_to_rotation, project as weak_perspective, vertex_normals
 from .renderer import Raster, compose, rasterize, shade_vertices
 from .synthetic_model import BROW, IRIS, LIPS, MOUTH, NOSTRIL, PUPIL, SCLERA, SKIN
 
@@ -32,9 +34,9 @@ class SceneParams:
 
     x_id: np.ndarray
     x_exp: np.ndarray
-    pitch: float                # radians
+    pitch: float                # radians, Pose_Para convention: positive = nose up
     yaw: float                  # radians, positive = face turned towards image-left
-    roll: float                 # radians
+    roll: float                 # radians, positive = face turned clockwise in the image
     scale: float                # pixels per model unit
     center: tuple[float, float]  # image position of the model origin
     light: np.ndarray
@@ -59,14 +61,9 @@ class FaceRender:
 
 
 def rotation(pitch: float, yaw: float, roll: float) -> np.ndarray:
-    """Rotation of model coordinates (+y up, +z to viewer); positive yaw turns the nose to image-left."""
-    cp, sp = math.cos(pitch), math.sin(pitch)
-    cy, sy = math.cos(-yaw), math.sin(-yaw)
-    cr, sr = math.cos(roll), math.sin(roll)
-    rx = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
-    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
-    rz = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
-    return rz @ ry @ rx
+    """Head rotation (model frame) of a picture's ``Pose_Para`` angles (radians):
+    ``Rx(−pitch)·Ry(−yaw)·Rz(−roll)`` (:func:`landmark_fusion.geometry.euler_to_rotation`)."""
+    return euler_to_rotation(pitch, yaw, roll)
 
 
 SKIN_TONES = np.array([[236, 200, 172], [214, 170, 135], [190, 140, 105], [150, 105, 75], [105, 70, 50],
@@ -140,25 +137,9 @@ def random_scene(assets: FaceAssets, rng: np.random.Generator, height: int, widt
                        float(rng.uniform(0.45, 0.75)), random_palette(rng), int(rng.integers(2**31)))
 
 
-def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """Area-weighted unit vertex normals (bincount instead of add.at: several times faster)."""
-    a, b, c = (vertices[triangles[:, k]] for k in range(3))
-    fn = np.cross(b - a, c - a)
-    n = len(vertices)
-    out = np.stack([sum(np.bincount(triangles[:, k], fn[:, d], n) for k in range(3)) for d in range(3)], 1)
-    norm = np.linalg.norm(out, axis=1, keepdims=True)
-    return out / np.where(norm > 0, norm, 1.0)
-
-
 def project(vertices: np.ndarray, p: SceneParams) -> np.ndarray:
     """Weak perspective: model coordinates → (x, y image pixels, depth pixels towards the viewer)."""
-    r = rotation(p.pitch, p.yaw, p.roll)
-    cam = vertices @ r.T * p.scale
-    out = np.empty_like(cam)
-    out[:, 0] = cam[:, 0] + p.center[0]
-    out[:, 1] = -cam[:, 1] + p.center[1]
-    out[:, 2] = cam[:, 2]
-    return out
+    return weak_perspective(vertices, p.scale, rotation(p.pitch, p.yaw, p.roll), np.asarray(p.center))
 
 
 def render_face(assets: FaceAssets, p: SceneParams, height: int, width: int) -> FaceRender:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..geometry import face_normals, vertex_normals
 from ..safeload import ArrayFileError, open_npz
 
 FORMAT_NAME = "landmark_fusion.facemodel"
@@ -248,23 +249,6 @@ class FaceModel:
 def is_facemodel_npz(npz: Any) -> bool:
     """True for an opened npz written by `FaceModel.save`."""
     return "format" in npz.files and str(npz["format"]) == FORMAT_NAME
-
-
-def face_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """Unnormalised triangle normals (twice the area) of a counter-clockwise mesh → (T, 3)."""
-    v = np.asarray(vertices, dtype=np.float64)
-    a, b, c = v[triangles[:, 0]], v[triangles[:, 1]], v[triangles[:, 2]]
-    return np.cross(b - a, c - a)
-
-
-def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """Area-weighted unit vertex normals → (N, 3); zero for unreferenced vertices."""
-    fn = face_normals(vertices, triangles)
-    out = np.zeros((len(vertices), 3))
-    for c in range(3):
-        np.add.at(out, triangles[:, c], fn)
-    norm = np.linalg.norm(out, axis=1, keepdims=True)
-    return out / np.where(norm > 0, norm, 1.0)
 
 
 def orient_towards_viewer(vertices: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray, bool]:

@@ -7,10 +7,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .fit import vertex_normals, yaw_rotation
+from ..geometry import euler_to_rotation, vertex_normals
 
-#: Views drawn: (title, yaw in degrees about the model's up axis). -90 shows the subject's left side.
-VIEWS = (("front", 0.0), ("profile (subject's left)", -90.0))
+#: Views drawn: (title, yaw in degrees, positive = turned towards image-left). 90 shows the subject's
+#: left side.
+VIEWS = (("front", 0.0), ("profile (subject's left)", 90.0))
 _REGION_COLORS = {"jaw": "tab:orange", "ear": "tab:brown", "brow": "tab:green", "eye": "tab:blue",
                   "nose": "tab:red", "mouth": "tab:purple"}
 
@@ -62,7 +63,7 @@ def render_landmarks(model: Any, table: Any, names: Sequence[str], path: str | o
     grid = fig.add_gridspec(1, 3, width_ratios=[1.0, 1.0, 0.75])
     for col, (label, yaw) in enumerate(VIEWS):
         ax = fig.add_subplot(grid[0, col])
-        rot = yaw_rotation(yaw)
+        rot = euler_to_rotation(0.0, np.deg2rad(yaw), 0.0)
         v = mean @ rot.T
         _shaded_mesh(ax, v, triangles)
         facing = (normals @ rot.T)[:, 2] > -0.05

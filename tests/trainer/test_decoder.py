@@ -3,6 +3,8 @@ import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
+from landmark_fusion.geometry import euler_to_rotation, project
+from landmark_fusion.geometry import rodrigues as geometry_rodrigues
 from trainer.decoder import FaceDecoder, rodrigues, rotation_to_euler
 from trainer.network import EncoderOutput
 
@@ -74,14 +76,45 @@ def test_correction_field_unit_rms():
     assert moved[0, :, 1:].abs().max() == 0
 
 
-def test_euler_angles_conventions():
+def test_euler_angles_are_the_pose_para_convention():
     # positive yaw label = face turned towards the image left: the nose (+z) moves to −x (image left)
     r = Rotation.from_rotvec([0, -np.radians(30), 0]).as_matrix()
     assert (r @ [0, 0, 1])[0] < 0
     yaw, pitch, roll = rotation_to_euler(r)
     assert (yaw, pitch, roll) == pytest.approx((30, 0, 0))
-    r = Rotation.from_euler("YXZ", [-0.3, 0.2, -0.1]).as_matrix()
+    # R = Rx(−pitch)·Ry(−yaw)·Rz(−roll), the rotation of 300W-LP / AFLW2000-3D Pose_Para
+    r = Rotation.from_euler("XYZ", [-0.2, -0.3, 0.1]).as_matrix()
     assert rotation_to_euler(r) == pytest.approx(tuple(np.degrees([0.3, 0.2, -0.1])))
+    pitch, yaw, roll = np.radians([12.0, -40.0, 7.0])
+    got = rotation_to_euler(euler_to_rotation(pitch, yaw, roll))
+    assert got == pytest.approx(tuple(np.degrees([yaw, pitch, roll])))
+
+
+def test_posed_points_and_depth_match_the_numpy_geometry():
+    """The torch decoder projects as landmark_fusion.geometry.project: x, y and depth (towards the
+    viewer), for random poses and shapes."""
+    m = TinyModel()
+    dec = FaceDecoder(m, [0, 2, 4], n_corr=0).double()
+    rng = np.random.default_rng(7)
+    centre = (m.mean.min(0) + m.mean.max(0)) / 2
+    width = float(np.ptp(m.mean[:, 0]))
+    for _ in range(8):
+        pose = np.concatenate([[rng.normal(0, 0.3)], rng.normal(0, 0.8, 3), rng.normal(0, 0.2, 2)])
+        x_id, x_exp = rng.normal(size=2), rng.normal(size=1)
+        p = params(pose.tolist(), tuple(x_id), tuple(x_exp))
+        shape = m.mean.astype(np.float64) + np.tensordot(x_id, m.id_basis, 1) + np.tensordot(x_exp, m.exp_basis, 1)
+        expect = project((shape - centre) / width, 128 * np.exp(pose[0]), geometry_rodrigues(pose[1:4]),
+                         63.5 + 64 * pose[4:6])
+        np.testing.assert_allclose(dec.mesh(p)[0].numpy(), expect, atol=1e-5)
+        np.testing.assert_allclose(dec.landmarks(p)[0].numpy(), expect[[0, 2, 4], :2], atol=1e-5)
+    np.testing.assert_allclose(rodrigues(torch.tensor(pose[1:4])).numpy(), geometry_rodrigues(pose[1:4]),
+                               atol=1e-12)
+
+
+def test_depth_grows_towards_the_viewer():
+    dec = FaceDecoder(TinyModel(), np.arange(5), n_corr=0).double()
+    mesh = dec.mesh(params([0, 0, 0, 0, 0, 0]))[0].numpy()
+    assert mesh[2, 2] > mesh[0, 2]  # vertex 2 (z = 1) is the "nose": in front of the others
 
 
 def test_bad_vertex_index_is_refused():

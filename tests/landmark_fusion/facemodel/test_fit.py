@@ -1,4 +1,5 @@
-"""Batched landmark fitting: geometry, recovery of known parameters, real-sample figures, suggest."""
+"""Batched landmark fitting: recovery of known parameters, real-sample figures, suggest (the
+geometry itself is tested in tests/landmark_fusion/test_geometry.py)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,8 +10,9 @@ import scipy.io
 
 from landmark_fusion.facemodel import load_model
 from landmark_fusion.facemodel.fit import (AnnotatedFaces, LandmarkModel, fit_landmarks, flag_outliers,
-                                           landmark_residuals, nme_normaliser, project, rodrigues,
-                                           rotation_vector, suggest_vertices, yaw_rotation)
+                                           fitted_vertices, landmark_residuals, nme_normaliser,
+                                           suggest_vertices, yaw_start)
+from landmark_fusion.geometry import euler_to_rotation, project, rodrigues
 from landmark_fusion.facemodel.tables import load_model_table
 from landmark_fusion.correspondence import load_scheme
 
@@ -46,19 +48,9 @@ def _w300_faces(samples_dir: Path) -> AnnotatedFaces:
                           np.zeros(len(pts), np.int64), ["300w"])
 
 
-def test_rodrigues_round_trip_and_known_rotation() -> None:
-    omega = np.array([[0.1, -0.4, 0.25], [0.0, 0.0, 0.0], [0.0, np.pi / 2, 0.0]])
-    r = rodrigues(omega)
-    assert np.allclose(r @ np.swapaxes(r, 1, 2), np.eye(3), atol=1e-12)
-    assert np.allclose(rotation_vector(r), omega, atol=1e-9)
-    assert np.allclose(r[2], yaw_rotation(90.0), atol=1e-12)
-    assert np.allclose(r[2] @ [0, 0, 1.0], [1, 0, 0], atol=1e-12)
-
-
-def test_projection_flips_the_y_axis() -> None:
-    pts = np.array([[[0.0, 1.0, 0.0], [2.0, 0.0, 5.0]]])
-    q = project(pts, np.array([3.0]), np.eye(3)[None], np.array([[10.0, 20.0]]))
-    assert q.tolist() == [[[10.0, 17.0], [16.0, 20.0]]]  # model up = image up (smaller y)
+def test_yaw_start_turns_the_nose_towards_image_left_for_positive_yaw() -> None:
+    assert np.allclose(yaw_start(90.0) @ [0, 0, 1.0], [-1, 0, 0], atol=1e-12)
+    assert np.allclose(yaw_start(-30.0), rodrigues([0.0, np.deg2rad(30.0), 0.0]), atol=1e-12)
 
 
 def test_nme_normaliser_is_sqrt_box_area() -> None:
@@ -74,20 +66,37 @@ def test_recovers_known_pose_and_shape(ict) -> None:
     b = 12
     coeffs = rng.normal(size=(b, 20))
     yaw = np.linspace(-70, 70, b)
-    omega = np.stack([rng.uniform(-0.2, 0.2, b), np.deg2rad(-yaw), rng.uniform(-0.2, 0.2, b)], 1)
+    rot = euler_to_rotation(rng.uniform(-0.2, 0.2, b), np.deg2rad(yaw), rng.uniform(-0.2, 0.2, b))
     scale, shift = rng.uniform(5, 12, b), rng.uniform(100, 300, (b, 2))
-    target = project(lm.shape(coeffs), scale, rodrigues(omega), shift)
+    target = project(lm.shape(coeffs), scale, rot, shift, depth=False)
     result = fit_landmarks(lm, target, alternations=12)
     assert np.nanmax(result.nme) < 0.004  # alternating solver: close, not exact, after 12 rounds
-    assert np.allclose(result.yaw, yaw, atol=2.0)
+    assert np.allclose(result.yaw, yaw, atol=2.0)  # the Pose_Para yaw of the rotation drawn
     assert result.x_exp.shape == (b, 0) and result.x_id.shape == (b, 20)
+
+
+def test_correction_basis_of_the_harmonics_lowers_the_residual(sfm, samples_dir: Path) -> None:
+    """The fit takes E_c of harmonics.correction_basis (1 mm RMS per unit) as the decoder's §3.2 term."""
+    from landmark_fusion.facemodel.harmonics import correction_basis
+
+    faces = _aflw2000_faces(samples_dir)
+    vid, _ = load_model_table("sfm3448").vertex_indices(faces.names)
+    corr, _ = correction_basis(sfm, 10)
+    plain = fit_landmarks(LandmarkModel.from_model(sfm, vid), faces.points)
+    lm = LandmarkModel.from_model(sfm, vid, correction=corr)
+    corrected = fit_landmarks(lm, faces.points)
+    assert lm.n_corr == 30 and corrected.x_corr.shape == (len(faces), 30)
+    assert np.nanmean(corrected.nme) < 0.9 * np.nanmean(plain.nme)
+    full = fitted_vertices(sfm, corrected, vid, correction=corr)
+    np.testing.assert_allclose(full, lm.shape(corrected.coeffs), atol=1e-6)
 
 
 def test_masked_points_and_unusable_faces(sfm) -> None:
     names = load_scheme("ibug68").kept_names
     vid, has = load_model_table("sfm3448").vertex_indices(names)
     lm = LandmarkModel.from_model(sfm, vid[has])
-    target = project(lm.mean[None], np.array([2.0]), yaw_rotation(20.0)[None], np.array([[50.0, 60.0]]))
+    target = project(lm.mean[None], np.array([2.0]), yaw_start(-20.0)[None], np.array([[50.0, 60.0]]),
+                     depth=False)
     target = np.concatenate([target, target])
     mask = np.ones(target.shape[:2], bool)
     mask[0, :5] = False
@@ -124,7 +133,7 @@ def test_check_flags_a_wrong_vertex_and_suggest_finds_the_right_one(sfm) -> None
     b = 40
     coeffs = np.concatenate([rng.normal(scale=0.7, size=(b, lm.n_id)), np.zeros((b, lm.n_exp))], 1)
     omega = np.stack([rng.uniform(-0.2, 0.2, b), rng.uniform(-0.6, 0.6, b), rng.uniform(-0.1, 0.1, b)], 1)
-    pts = project(lm.shape(coeffs), np.full(b, 2.0), rodrigues(omega), np.full((b, 2), 200.0))
+    pts = project(lm.shape(coeffs), np.full(b, 2.0), rodrigues(omega), np.full((b, 2), 200.0), depth=False)
     pts += rng.normal(scale=0.3, size=pts.shape)
     faces = AnnotatedFaces(names, pts.astype(np.float32), np.ones(pts.shape[:2], bool),
                            np.zeros(b, np.int64), ["synthetic"])
@@ -137,6 +146,7 @@ def test_check_flags_a_wrong_vertex_and_suggest_finds_the_right_one(sfm) -> None
     near = np.linalg.norm(np.asarray(sfm.mean)[found.vertex] - np.asarray(sfm.mean)[vid[k]])
     assert near < 3.0  # mm: the true vertex or its immediate neighbour
     assert found.faces == b and found.data == f"synthetic: {b} faces"
+    assert found.previous[0] == wrong[k] and found.previous[1] > 3 * found.error
 
 
 def test_flag_outliers() -> None:
