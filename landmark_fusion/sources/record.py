@@ -98,7 +98,8 @@ class DatabaseRecord:
         if self.group is not None and self.group not in PAPER_GROUPS:
             raise DatabaseRecordError(f"{where}: group must be one of {', '.join(PAPER_GROUPS)} "
                                       f"or None, got {self.group!r}")
-        if self.demo is not None and not REFERENCE.match(str(self.demo.writer)):
+        if self.demo is not None and (not isinstance(self.demo, DemoSpec)
+                                      or not REFERENCE.match(str(self.demo.writer))):
             raise DatabaseRecordError(f"{where}: demo writer must be 'package.module:NAME', "
                                       f"got {self.demo.writer!r}")
 

@@ -94,7 +94,8 @@ def find(name: str) -> DatabaseRecord:
 
 
 def paper_databases() -> dict[str, tuple[str, ...]]:
-    """The paper's fusion databases DB-A..D (§4.1) as source names: each group adds its own."""
+    """The paper's fusion databases DB-A..D (§4.1) as source names, each adding the shipped
+    databases of its group to the one before."""
     return {group: tuple(record.name for earlier in PAPER_GROUPS[: i + 1] for record in SHIPPED
                          if record.group == earlier)
             for i, group in enumerate(PAPER_GROUPS)}
