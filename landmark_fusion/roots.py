@@ -1,7 +1,8 @@
 """``roots.yaml``: where each database lives on disk, and how its faces are split.
 
-Each key is a database name (``aflw``, ``300w``, ``300w_lp``, ``aflw2000_3d``, ``ls3d_w``,
-``facewarehouse``, ``lfw74``, ``wflw``); the value is either a folder, or a mapping
+Each key is a database name (one of the registry's, :mod:`.sources.registry`: ``aflw``, ``300w``,
+``300w_lp``, ``aflw2000_3d``, ``ls3d_w``, ``facewarehouse``, ``lfw74``, ``wflw`` and those of
+``$LANDMARK_FUSION_DATABASES``); the value is either a folder, or a mapping
 ``{path: FOLDER, options: {...}, split: ...}`` whose options are passed to the database's reader
 as keyword arguments and whose split declaration (:mod:`.splits`) replaces the reader's splits.
 Relative folders are relative to the roots file. Without ``--roots`` the file is
@@ -70,8 +71,9 @@ def _folder(value: Any, base: Path, where: str, name: str) -> Path:
 
 def parse_roots(data: Any, base: Path, where: str = "roots") -> dict[str, Root]:
     """Validate the parsed YAML of a roots file; ``base`` resolves relative folders and files."""
-    from .sources import SOURCES
+    from .sources.registry import names
 
+    known = names()
     if not isinstance(data, dict) or not data:
         raise RootsError(f"{where}: expected a mapping of database name to folder, got "
                          f"{'an empty file' if data is None else type(data).__name__}")
@@ -79,9 +81,9 @@ def parse_roots(data: Any, base: Path, where: str = "roots") -> dict[str, Root]:
     splits: dict[str, Any] = {}
     for name, value in data.items():
         if not isinstance(name, str):
-            raise RootsError(f"{where}: {name!r} is not a database name; known: {', '.join(SOURCES)}")
-        if name not in SOURCES:
-            raise RootsError(f"{where}: unknown database {name!r}; known: {', '.join(SOURCES)}")
+            raise RootsError(f"{where}: {name!r} is not a database name; known: {', '.join(known)}")
+        if name not in known:
+            raise RootsError(f"{where}: unknown database {name!r}; known: {', '.join(known)}")
         options: dict[str, Any] = {}
         if isinstance(value, dict):
             unknown = set(value) - set(ENTRY_KEYS)

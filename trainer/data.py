@@ -10,16 +10,15 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from landmark_fusion.sources.registry import paper_databases
+
 from .augment import AugmentConfig, augment_sample, OUTPUT_SIZE
 from .errors import InputError
 
-# The paper's fusion databases (§4.1), as source names of the shards (landmark_fusion.sources.SOURCES).
-DB_PRESETS: dict[str, tuple[str, ...]] = {
-    "A": ("300w_lp",),
-    "B": ("300w_lp", "facewarehouse", "lfw74"),
-    "C": ("300w_lp", "facewarehouse", "lfw74", "wflw"),
-    "D": ("300w_lp", "facewarehouse", "lfw74", "wflw", "ls3d_w"),
-}
+# The paper's fusion databases (§4.1), as source names of the shards, from the database records'
+# ``group`` (landmark_fusion.sources.registry): A = 300W-LP; B = A + FaceWarehouse + LFW-74;
+# C = B + WFLW; D = C + LS3D-W.
+DB_PRESETS: dict[str, tuple[str, ...]] = paper_databases()
 PIXEL_MEAN, PIXEL_SCALE = 127.5, 128.0
 
 

@@ -78,6 +78,10 @@ class FuseGroup(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise  # click's own (--help, usage errors, exit codes) pass as they are
         except Exception as error:
+            from landmark_fusion.sources.record import DatabaseRecordError
+
+            if isinstance(error, DatabaseRecordError):  # $LANDMARK_FUSION_DATABASES: a bad module
+                raise click.ClickException(str(error)) from None
             # the user-file error types come from most of the fusion stage: imported only when
             # something failed, so that starting a command (or its --help) does not load them all
             if isinstance(error, user_file_errors()):

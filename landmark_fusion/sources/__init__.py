@@ -1,31 +1,44 @@
-"""Database readers, one module per database. ``get_source(name)`` imports a reader on demand."""
+"""Database readers, one module per database, each declared once by a record (:mod:`.registry`).
+
+``SOURCES`` maps each database name, in source-code order, to its reader as ``"module:Class"``;
+``get_source(name)`` imports that reader on demand.
+"""
 from __future__ import annotations
 
-from importlib import import_module
+from typing import Iterator, Mapping
 
 from .base import RawFace, Rejected, Source, SourceError
+from .record import DatabaseRecord, DatabaseRecordError, DemoSpec
+from .registry import find, names, records
 
-#: database name (as in roots.yaml) -> "module:Class"
-SOURCES: dict[str, str] = {
-    "aflw": "landmark_fusion.sources.aflw:AFLWSource",
-    "300w": "landmark_fusion.sources.w300:W300Source",
-    "300w_lp": "landmark_fusion.sources.w300_lp:W300LPSource",
-    "aflw2000_3d": "landmark_fusion.sources.aflw2000_3d:AFLW2000Source",
-    "ls3d_w": "landmark_fusion.sources.ls3d_w:LS3DWSource",
-    "facewarehouse": "landmark_fusion.sources.facewarehouse:FaceWarehouseSource",
-    "lfw74": "landmark_fusion.sources.lfw74:LFW74Source",
-    "wflw": "landmark_fusion.sources.wflw:WFLWSource",
-}
+
+class _Readers(Mapping[str, str]):
+    """database name -> ``"module:Class"`` of its reader, read from the registry when asked."""
+
+    def __getitem__(self, name: str) -> str:
+        for record in records():
+            if record.name == name:
+                return record.reader
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(names())
+
+    def __len__(self) -> int:
+        return len(records())
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+#: database name (as in roots.yaml) -> "module:Class", in source-code order
+SOURCES: Mapping[str, str] = _Readers()
 
 
 def get_source(name: str) -> type[Source]:
     """The reader class of database ``name``; raises KeyError naming the known databases."""
-    try:
-        target = SOURCES[name]
-    except KeyError:
-        raise KeyError(f"unknown database {name!r}; known: {', '.join(SOURCES)}") from None
-    module, cls = target.split(":")
-    return getattr(import_module(module), cls)
+    return find(name).load_reader()
 
 
-__all__ = ["SOURCES", "get_source", "RawFace", "Rejected", "Source", "SourceError"]
+__all__ = ["SOURCES", "get_source", "DatabaseRecord", "DatabaseRecordError", "DemoSpec", "RawFace",
+           "Rejected", "Source", "SourceError"]

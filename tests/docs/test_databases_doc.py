@@ -1,4 +1,4 @@
-"""docs/databases.md stays true to the readers: options, defaults, rejection reasons, the example.
+"""docs/databases.md stays true to the readers: sections, options, defaults, rejection reasons, the example.
 
 The guide keeps two machine-readable tables between HTML comment markers and one YAML example;
 these tests parse them and compare with the reader constructors (``inspect.signature``), the
@@ -55,6 +55,12 @@ def _parameters(database: str) -> dict[str, inspect.Parameter]:
     """Constructor keywords of a reader, without ``self`` and ``root``."""
     signature = inspect.signature(get_source(database).__init__)
     return {name: p for name, p in signature.parameters.items() if name not in ("self", "root")}
+
+
+def test_every_database_has_its_section():
+    text = _doc()
+    missing = [name for name in SOURCES if f"\n## {name}\n" not in text]
+    assert not missing, f"no '## NAME' section for {missing}"
 
 
 def test_every_database_has_its_options_listed():

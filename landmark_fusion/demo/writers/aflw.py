@@ -20,6 +20,7 @@ import numpy as np
 from landmark_fusion.sources.aflw import (CROP_DIR, CROP_SIZE, LIST_FILE, MISSING_POINT, PTS_FILE, ROI_FILE,
                                           SQLITE_NAME, YAW_FILE)
 
+from ..plan import DemoDatabase, JobList, RenderedFace
 from .base import FixtureFace, save_rgb
 
 #: feature_id 1..21 descriptions (source: docs/formats.md §1.1, after takiyu/hyperface)
@@ -128,3 +129,29 @@ def write_aflw_3ddfa(root: Path, faces: Sequence[FixtureFace]) -> Path:
     list_path = root / LIST_FILE
     list_path.write_text("".join(f"{name}\n" for name, _ in named), encoding="utf-8")
     return list_path
+
+
+# ---------------------------------------------------------------------------------------------
+# The demo's mini-database (its record: landmark_fusion/sources/aflw_record.py)
+# ---------------------------------------------------------------------------------------------
+def plan_demo(count: int, rng: np.random.Generator, jobs: JobList) -> None:
+    """450-px test images over the full yaw range."""
+    for i in range(count):
+        jobs.add(i, 450, 450, [rng.uniform(-90, 90)], "test", f"image{10002 + 5 * i:05d}")
+
+
+def annotate_demo(face: RenderedFace) -> FixtureFace:
+    """The visible AFLW points only."""
+    points = face.native("aflw21")
+    return face.fixture(points.points, points.visible)
+
+
+def write_demo(root: Path, faces: Sequence[FixtureFace]) -> None:
+    """The 3DDFA test form at ``root`` and, beside it in ``aflw_sqlite/``, the registration form
+    of the same faces."""
+    root = Path(root)
+    write_aflw_3ddfa(root, faces)
+    write_aflw_sqlite(root.parent / "aflw_sqlite", faces)
+
+
+DEMO = DemoDatabase(plan_demo, annotate_demo, write_demo)

@@ -14,6 +14,7 @@ import numpy as np
 
 from landmark_fusion.sources.matfiles import save_mat
 
+from ..plan import DemoDatabase, JobList, RenderedFace
 from .aflw import MISSING_POINT, marked_rows
 from .base import FixtureFace, save_rgb
 from .w300_lp import model_parameters
@@ -45,3 +46,23 @@ def write_aflw2000_3d(root: Path, faces: Sequence[FixtureFace], folder: str = "A
         arrays["pt3d_68"] = pt3d.astype(np.float32)
         written.append(save_mat(out / f"{stem}.mat", arrays))
     return written
+
+
+# ---------------------------------------------------------------------------------------------
+# The demo's mini-database (its record: landmark_fusion/sources/aflw2000_3d_record.py)
+# ---------------------------------------------------------------------------------------------
+def plan_demo(count: int, rng: np.random.Generator, jobs: JobList) -> None:
+    """450-px test images over the full yaw range."""
+    for i in range(count):
+        jobs.add(i, 450, 450, [rng.uniform(-90, 90)], "test", f"image{2 + 3 * i:05d}")
+
+
+def annotate_demo(face: RenderedFace) -> FixtureFace:
+    """The 68 fixed points with their depth, and the visible AFLW points of ``pt2d``."""
+    points = face.native("ibug68_fixed")
+    aflw21 = face.native("aflw21")
+    return face.fixture(points.points, points3d=points.points3d, aflw21_points=aflw21.points,
+                        aflw21_visible=aflw21.visible)
+
+
+DEMO = DemoDatabase(plan_demo, annotate_demo, write_aflw2000_3d)

@@ -13,6 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..plan import DemoDatabase, JobList, RenderedFace
 from .base import FixtureFace, save_rgb
 
 POSES_PER_TESTER = 20
@@ -91,3 +92,30 @@ def write_lfw74(root: Path, faces: Sequence[FixtureFace], normalised: bool = Tru
     if not split_folders and test_names:
         (root / "test.txt").write_text("\n".join(test_names) + "\n", encoding="utf-8")
     return written
+
+
+# ---------------------------------------------------------------------------------------------
+# The demo's mini-database (its record: landmark_fusion/sources/facewarehouse_record.py, lfw74_record.py)
+# ---------------------------------------------------------------------------------------------
+def plan_facewarehouse_demo(count: int, rng: np.random.Generator, jobs: JobList) -> None:
+    """640x480 expression portraits (the writer groups them by tester), all training faces."""
+    for i in range(count):
+        jobs.add(i, 480, 640, [rng.uniform(-20, 20)], "train", "", expression=1.2)
+
+
+def plan_lfw74_demo(count: int, rng: np.random.Generator, jobs: JobList) -> None:
+    """250x250 crops of a few people, a quarter of them test faces."""
+    people = ("Aaron_Eckhart", "Abel_Pacheco", "Ada_Lovelace", "Adam_Sandler", "Adrien_Brody")
+    for i in range(count):
+        person = people[i % len(people)]
+        split = "test" if i % 4 == 3 else "train"
+        jobs.add(i, 250, 250, [rng.uniform(-45, 45)], split, f"{person}/{person}_{i // len(people) + 1:04d}")
+
+
+def annotate_demo(face: RenderedFace) -> FixtureFace:
+    """The 74 points of both databases."""
+    return face.fixture(face.native("fw74").points)
+
+
+FACEWAREHOUSE_DEMO = DemoDatabase(plan_facewarehouse_demo, annotate_demo, write_facewarehouse)
+LFW74_DEMO = DemoDatabase(plan_lfw74_demo, annotate_demo, write_lfw74)

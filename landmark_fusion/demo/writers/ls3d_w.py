@@ -14,6 +14,7 @@ import numpy as np
 
 from landmark_fusion.sources.ls3d_w import BALANCED_FOLDER, FOLDERS, YAW_BUCKETS
 
+from ..plan import DemoDatabase, JobList, RenderedFace
 from .base import FixtureFace, save_rgb
 from .torch7 import write_t7_tensor
 
@@ -70,3 +71,33 @@ def write_ls3d_w(root: Path, faces: Sequence[FixtureFace], folder: str = BALANCE
         written.append(write_t7_tensor(root / rel.with_suffix(".t7"),
                                        np.asarray(face.points, dtype=np.float64), np.dtype(dtype)))
     return written
+
+
+# ---------------------------------------------------------------------------------------------
+# The demo's mini-database (its record: landmark_fusion/sources/ls3d_w_record.py)
+# ---------------------------------------------------------------------------------------------
+def plan_demo(count: int, rng: np.random.Generator, jobs: JobList) -> None:
+    """A yaw-balanced test set (equal numbers in 0-30, 30-60, 60-90) and a short 300VW-3D style
+    clip (training)."""
+    for i in range(count):
+        if i < (2 * count) // 3:
+            low = 30 * (i % 3)
+            jobs.add(i, 400, 400, [math.copysign(rng.uniform(low, low + 30), rng.uniform(-1, 1))],
+                     "test", "", folder=BALANCED_FOLDER)
+        else:
+            jobs.add(i, 360, 480, [-30 + 60 * (i % 10) / 10], "train", "", folder=VIDEO_FOLDER,
+                     category="CatA", video="001")
+
+
+def annotate_demo(face: RenderedFace) -> FixtureFace:
+    """The 68 fixed points."""
+    return face.fixture(face.native("ibug68_fixed").points)
+
+
+def write_demo(root: Path, faces: Sequence[FixtureFace]) -> None:
+    """Each face into the folder its job named."""
+    for folder in (BALANCED_FOLDER, VIDEO_FOLDER):
+        write_ls3d_w(root, [face for face in faces if face.extra.get("folder") == folder], folder=folder)
+
+
+DEMO = DemoDatabase(plan_demo, annotate_demo, write_demo)

@@ -4,8 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
+
 from landmark_fusion.sources.pts import format_pts
 
+from ..plan import DemoDatabase, JobList, RenderedFace
 from .base import FixtureFace, save_rgb
 
 #: default folder by split: training faces go to LFPW's train set, test faces to the private set
@@ -33,3 +36,26 @@ def write_300w(root: Path, faces: Iterable[FixtureFace]) -> list[Path]:
         pts_path.write_text(format_pts(face.points + 1.0), encoding="utf-8", newline="\n")
         written.append(pts_path)
     return written
+
+
+# ---------------------------------------------------------------------------------------------
+# The demo's mini-database (its record: landmark_fusion/sources/w300_record.py)
+# ---------------------------------------------------------------------------------------------
+def plan_demo(count: int, rng: np.random.Generator, jobs: JobList) -> None:
+    """The four public subsets (training) and a few private challenge faces (test), any size."""
+    subsets = [("lfpw/trainset", "image_{:04d}"), ("helen/trainset", "{:d}_1"), ("afw", "{:d}_1"),
+               ("ibug", "image_{:03d}_1"), ("01_Indoor", "indoor_{:03d}")]
+    for i in range(count):
+        folder, pattern = subsets[i % len(subsets)]
+        split = "test" if folder == "01_Indoor" else "train"
+        h, w = int(rng.integers(300, 451)), int(rng.integers(300, 451))
+        jobs.add(i, h, w, [rng.uniform(-40, 40)], split,
+                 pattern.format(1000 + i if "{:d}" in pattern else i + 1), folder=folder)
+
+
+def annotate_demo(face: RenderedFace) -> FixtureFace:
+    """The 68 points with the 2-D jaw contour."""
+    return face.fixture(face.native("ibug68").points)
+
+
+DEMO = DemoDatabase(plan_demo, annotate_demo, write_300w)

@@ -14,6 +14,7 @@ seen): ``pts_2d`` and ``pts_3d`` (68, 2) float64, 1-based.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Sequence
 
@@ -22,6 +23,7 @@ import numpy as np
 from landmark_fusion.sources.matfiles import save_mat
 from landmark_fusion.sources.w300_lp import FLIP_SUFFIX, LANDMARKS_DIR, parse_name
 
+from ..plan import DemoDatabase, JobList, RenderedFace
 from .base import FixtureFace, save_rgb
 
 
@@ -85,3 +87,32 @@ def write_300w_lp(root: Path, faces: Sequence[FixtureFace], flip: bool = True,
             save_rgb(root / (db + FLIP_SUFFIX) / f"{name}.jpg", face.image[:, ::-1])
             written.append(save_mat(root / (db + FLIP_SUFFIX) / f"{name}.mat", arrays))
     return written
+
+
+# ---------------------------------------------------------------------------------------------
+# The demo's mini-database (its record: landmark_fusion/sources/w300_lp_record.py)
+# ---------------------------------------------------------------------------------------------
+def plan_demo(count: int, rng: np.random.Generator, jobs: JobList) -> None:
+    """Series of a near-frontal original and profiled copies with the yaw pushed outwards (the
+    ``_Flip`` twins are made by the writer)."""
+    dbs = ("HELEN", "AFW", "LFPW", "IBUG")
+    series = max(1, count // 3)
+    for i in range(series):
+        y0 = rng.uniform(-30, 30)
+        step = math.copysign(rng.uniform(15, 25), y0 if y0 else 1.0)
+        yaws = [float(np.clip(y0 + k * step, -90, 90)) for k in range(3)]
+        jobs.add(i, 450, 450, yaws, "train", f"{dbs[i % len(dbs)]}_{100000 + i}_1")
+
+
+def annotate_demo(face: RenderedFace) -> FixtureFace:
+    """The 68 fixed points with their depth; profiling step k names the file (``<name>_<k>``)."""
+    points = face.native("ibug68_fixed")
+    return face.fixture(points.points, points3d=points.points3d, name=f"{face.job.name}_{face.k}")
+
+
+def write_demo(root: Path, faces: Sequence[FixtureFace]) -> None:
+    """The release with ``_Flip`` twins and the ``landmarks/`` folder."""
+    write_300w_lp(root, faces, flip=True, landmarks=True)
+
+
+DEMO = DemoDatabase(plan_demo, annotate_demo, write_demo)

@@ -14,6 +14,7 @@ import numpy as np
 
 from landmark_fusion.sources.wflw import ATTRIBUTE_LISTS, ATTRIBUTES, FULL_TEST_LIST, MAIN_LISTS
 
+from ..plan import DemoDatabase, JobList, RenderedFace
 from .base import FixtureFace, save_rgb
 
 IMAGES_DIR = "WFLW_images"
@@ -101,3 +102,26 @@ def write_wflw(root: Path, faces: Sequence[FixtureFace], attribute_lists: bool =
         path.write_text("".join(line + "\n" for line in content), encoding="ascii", newline="\n")
         written.append(path)
     return written
+
+
+# ---------------------------------------------------------------------------------------------
+# The demo's mini-database (its record: landmark_fusion/sources/wflw_record.py)
+# ---------------------------------------------------------------------------------------------
+def plan_demo(count: int, rng: np.random.Generator, jobs: JobList) -> None:
+    """Photos of any size, a quarter of them test faces."""
+    for i in range(count):
+        split = "test" if i % 4 == 3 else "train"
+        h, w = int(rng.integers(320, 451)), int(rng.integers(320, 451))
+        jobs.add(i, h, w, [rng.uniform(-75, 75)], split, f"{DEFAULT_EVENT}/0_Parade_demo_{i}.jpg",
+                 expression=0.8)
+
+
+def annotate_demo(face: RenderedFace) -> FixtureFace:
+    """The 98 points and the attributes the scene shows (large pose, expression, low light)."""
+    params = face.params
+    attributes = {"pose": int(abs(face.yaw) > 45), "expression": int(float(np.sum(params.x_exp)) > 0.8),
+                  "illumination": int(params.ambient < 0.4), "blur": 0, "makeup": 0, "occlusion": 0}
+    return face.fixture(face.native("wflw98").points, attributes=attributes)
+
+
+DEMO = DemoDatabase(plan_demo, annotate_demo, write_wflw)

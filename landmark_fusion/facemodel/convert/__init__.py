@@ -2,23 +2,31 @@
 
 `load_model` accepts anything `fuse model convert` reads: the project's own npz, the converted ICT npz,
 an eos ``.bin``, a BFM2009 ``.mat``, a BFM2017 ``.h5``, an ICT ``FaceXModel/`` folder, a 3DDFA folder,
-or (only with ``allow_pickle``) a 3DDFA_V2 pickle.
+or (only with ``allow_pickle``) a 3DDFA_V2 pickle. Each format is one record of ``formats.py``.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
-import numpy as np
-
-from ...safeload import ArrayFileError, open_npz
-from ..model import FaceModel, FaceModelError, is_facemodel_npz
-from .common import PickleRefusedError, is_pickle_path, load_pickle
+from ...safeload import ArrayFileError
+from ..model import FaceModel, FaceModelError
+from .common import PickleRefusedError
+from .formats import FORMAT_NAMES, ModelFormat, model_format
+from .formats import FORMATS as FORMAT_RECORDS
 
 __all__ = ["load_model", "detect_format", "PickleRefusedError", "FORMATS"]
 
-FORMATS = ("facemodel-npz", "ict-npz", "eos", "bfm2009", "bfm2017", "ict-folder", "3ddfa", "3ddfa-pickle")
+FORMATS = FORMAT_NAMES
+
+
+def _none_of(descriptions: Sequence[str]) -> str:
+    if len(descriptions) == 1:
+        return f"not {descriptions[0]}"
+    if len(descriptions) == 2:
+        return f"neither {descriptions[0]} nor {descriptions[1]}"
+    return "none of " + ", ".join(descriptions)
 
 
 def detect_format(path: str | os.PathLike) -> str:
@@ -26,47 +34,16 @@ def detect_format(path: str | os.PathLike) -> str:
     path = Path(path)
     if not path.exists():
         raise FaceModelError(f"{path}: no such file or folder")
-    if path.is_dir():
-        from .ddfa import is_ddfa_folder
-        from .ict import NEUTRAL_OBJ
-
-        if (path / NEUTRAL_OBJ).exists():
-            return "ict-folder"
-        if is_ddfa_folder(path):
-            return "3ddfa"
-        raise FaceModelError(f"{path}: a folder with neither {NEUTRAL_OBJ} (ICT) nor u_shp.npy (3DDFA)")
-    suffix = path.suffix.lower()
-    if suffix == ".npz":
-        from .ict import is_ict_npz
-
-        with open_npz(path) as d:
-            if is_facemodel_npz(d):
-                return "facemodel-npz"
-            if is_ict_npz(d):
-                return "ict-npz"
-        raise FaceModelError(f"{path}: an npz that is neither a FaceModel file nor the ICT face npz")
-    if suffix == ".bin":
-        with open(path, "rb") as fh:
-            head = np.frombuffer(fh.read(12), "<u4")
-        if len(head) >= 1 and 1 <= head[0] <= 4:
-            return "eos"
-        raise FaceModelError(f"{path}: not an eos MorphableModel (an expression-only file such as "
-                             "Exp_Pca.bin or eos blendshapes goes with --expression/--blendshapes)")
-    if suffix == ".mat":
-        import scipy.io
-
-        keys = {name for name, _, _ in scipy.io.whosmat(str(path))}
-        if {"shapeMU", "shapePC", "shapeEV", "tl"} <= keys:
-            return "bfm2009"
-        raise FaceModelError(f"{path}: a .mat without BFM2009's shapeMU/shapePC/shapeEV/tl "
-                             "(an expression .mat goes with --expression)")
-    if suffix in (".h5", ".hdf5"):
-        return "bfm2017"
-    if is_pickle_path(path):
-        return "3ddfa-pickle"
-    if path.name == "u_shp.npy":
-        return "3ddfa"
-    raise FaceModelError(f"{path}: unknown model format")
+    claiming = [fmt for fmt in FORMAT_RECORDS if fmt.claims(path)]
+    if not claiming:
+        raise FaceModelError(f"{path}: unknown model format")
+    for fmt in claiming:
+        if fmt.check is None or fmt.check(path):
+            return fmt.name
+    what = "a folder" if path.is_dir() else f"a {path.suffix.lower() or path.name} file"
+    hints = "; ".join(fmt.hint for fmt in claiming if fmt.hint)
+    raise FaceModelError(f"{path}: {what} that is {_none_of([fmt.description for fmt in claiming])}"
+                         + (f" ({hints})" if hints else ""))
 
 
 def load_model(path: str | os.PathLike, allow_pickle: bool = False, num_id: int | None = None,
@@ -76,13 +53,14 @@ def load_model(path: str | os.PathLike, allow_pickle: bool = False, num_id: int 
     ``num_id`` / ``num_exp`` pick component counts (default: the paper's 100 + 29 where the model has
     them, else all); ``units`` converts lengths (e.g. ``"mm"``); other ``options`` go to the
     converter (``expression``, ``trim_index``, ``exp_std`` for BFM2009; ``blendshapes`` for eos;
-    ``region`` for the ICT folder; ``name``).
+    ``region`` for the ICT folder; ``name``): an option the format's converter does not take is an
+    error naming the formats that take it.
     """
     path = Path(path)
     fmt = "a model file"
     try:
         fmt = detect_format(path)
-        model = _convert(path, fmt, allow_pickle, num_id, num_exp, options)
+        model = _convert(path, model_format(fmt), allow_pickle, num_id, num_exp, options)
     except (FaceModelError, ArrayFileError, FileNotFoundError, PermissionError, IsADirectoryError):
         raise
     except Exception as error:  # noqa: BLE001 - scipy, h5py, struct, zip: each raises its own kind
@@ -92,37 +70,13 @@ def load_model(path: str | os.PathLike, allow_pickle: bool = False, num_id: int 
     return model.to_units(units) if units else model
 
 
-def _convert(path: Path, fmt: str, allow_pickle: bool, num_id: int | None, num_exp: int | None,
-             options: dict[str, Any]) -> FaceModel:
+def _convert(path: Path, fmt: ModelFormat, allow_pickle: bool, num_id: int | None,
+             num_exp: int | None, options: dict[str, Any]) -> FaceModel:
     """The converter of ``fmt`` applied to ``path``."""
-    if fmt == "facemodel-npz":
-        model = FaceModel.load(path)
-        return model.truncate(num_id, num_exp) if num_id is not None or num_exp is not None else model
-    if fmt == "ict-npz":
-        from .ict import convert_ict_npz
-
-        return convert_ict_npz(path, num_id, num_exp, **options)
-    if fmt == "ict-folder":
-        from .ict import convert_ict_folder
-
-        return convert_ict_folder(path, num_id=num_id, num_exp=num_exp, **options)
-    if fmt == "eos":
-        from .eos import convert_eos
-
-        return convert_eos(path, num_id=num_id, num_exp=num_exp, **options)
-    if fmt == "bfm2009":
-        from .bfm import convert_bfm2009
-
-        return convert_bfm2009(path, num_id=num_id, num_exp=num_exp, **options)
-    if fmt == "bfm2017":
-        from .bfm import convert_bfm2017
-
-        return convert_bfm2017(path, num_id=num_id, num_exp=num_exp, **options)
-    if fmt == "3ddfa":
-        from .ddfa import convert_ddfa_folder
-
-        folder = path if path.is_dir() else path.parent
-        return convert_ddfa_folder(folder, allow_pickle, num_id, num_exp, **options)
-    from .ddfa import convert_ddfa_pickle
-
-    return convert_ddfa_pickle(path, allow_pickle, num_id, num_exp, **options)
+    unknown = [key for key in options if key not in fmt.options]
+    if unknown:
+        takers = [f.name for f in FORMAT_RECORDS if unknown[0] in f.options]
+        raise FaceModelError(f"{path}: option {unknown[0]} is for {', '.join(takers) or 'no format'}, "
+                             f"not {fmt.name} ({fmt.name} takes {', '.join(fmt.options) or 'none'})")
+    extra = {"allow_pickle": allow_pickle} if fmt.pickle else {}
+    return fmt.convert(path, num_id=num_id, num_exp=num_exp, **extra, **options)

@@ -34,6 +34,14 @@ BFM2009_KEYS = ("shapeMU", "shapePC", "shapeEV", "tl")
 LICENCE_BFM = "Basel Face Model: non-commercial research licence (registration at the University of Basel)"
 
 
+def is_bfm2009_mat(path: str | os.PathLike) -> bool:
+    """Whether a ``.mat`` holds BFM2009's shape keys (read from its header, no arrays loaded)."""
+    import scipy.io
+
+    keys = {name for name, _, _ in scipy.io.whosmat(str(path))}
+    return set(BFM2009_KEYS) <= keys
+
+
 def _loadmat(path: str | os.PathLike) -> dict:
     import scipy.io
 

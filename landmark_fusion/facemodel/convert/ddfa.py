@@ -31,6 +31,19 @@ def is_ddfa_folder(folder: Path) -> bool:
     return folder.is_dir() and (folder / "u_shp.npy").exists()
 
 
+def is_ddfa_input(path: Path) -> bool:
+    """A 3DDFA folder, or its ``u_shp.npy`` (which names the folder around it)."""
+    return path.name == "u_shp.npy" and path.is_file() or is_ddfa_folder(path)
+
+
+def convert_ddfa(path: str | os.PathLike, allow_pickle: bool = False, num_id: int | None = None,
+                 num_exp: int | None = None, name: str | None = None) -> FaceModel:
+    """:func:`convert_ddfa_folder` of a 3DDFA folder or of the folder around its ``u_shp.npy``."""
+    path = Path(path)
+    return convert_ddfa_folder(path if path.is_dir() else path.parent, allow_pickle, num_id, num_exp,
+                               name=name)
+
+
 def _param_std(folder: Path, allow_pickle: bool) -> np.ndarray | None:
     txt = folder / "param_std.txt"
     if txt.exists():

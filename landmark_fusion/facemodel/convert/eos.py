@@ -88,6 +88,13 @@ class _Cursor:
         return self.pos == len(self.data)
 
 
+def is_eos_model_file(path: str | os.PathLike) -> bool:
+    """Whether a ``.bin`` starts like an eos ``MorphableModel`` (a class version 1..4)."""
+    with open(path, "rb") as fh:
+        head = np.frombuffer(fh.read(12), "<u4")
+    return len(head) >= 1 and 1 <= head[0] <= 4
+
+
 def read_eos_model(path: str | os.PathLike) -> EosMorphableModel:
     """Parse an eos ``MorphableModel`` ``.bin`` file completely (every byte must be consumed)."""
     cur = _Cursor(Path(path).read_bytes(), str(path))

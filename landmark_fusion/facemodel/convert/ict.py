@@ -35,6 +35,11 @@ LICENCE_ICT = "ICT-FaceKit Light: MIT, Copyright (c) 2020 USC Institute for Crea
 _IDENTITY = re.compile(r"identity(\d{3})\.obj$")
 
 
+def is_ict_folder(path: Path) -> bool:
+    """Whether a folder is a ``FaceXModel/`` folder (it holds the neutral mesh)."""
+    return (Path(path) / NEUTRAL_OBJ).exists()
+
+
 def read_obj_vertices(path: str | os.PathLike) -> np.ndarray:
     """The ``v x y z`` lines of an OBJ → (N, 3) float32."""
     lines = [ln[2:] for ln in Path(path).read_bytes().splitlines() if ln.startswith(b"v ")]
@@ -123,6 +128,12 @@ ICT_NPZ_KEYS = ("mean", "id_basis", "exp_basis", "exp_names", "triangles", "id_f
 def is_ict_npz(npz) -> bool:
     """True for an opened npz with the keys of the compact ICT npz (docs/model-formats.md §3.6)."""
     return all(k in npz.files for k in ICT_NPZ_KEYS)
+
+
+def is_ict_npz_file(path: str | os.PathLike) -> bool:
+    """Whether an ``.npz`` file is the compact ICT npz."""
+    with open_npz(path) as npz:
+        return is_ict_npz(npz)
 
 
 def convert_ict_npz(path: str | os.PathLike, num_id: int | None = None, num_exp: int | None = None,
