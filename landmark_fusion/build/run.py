@@ -111,6 +111,8 @@ def build_shards(roots: list[Root], out: str | os.PathLike, settings: BuildSetti
     if fmt != "parquet" and settings.resume:
         raise ResumeError(f"{out}: an HDF5 file is written in one pass and cannot be resumed; "
                           "build a Parquet set (--out FOLDER) to be able to resume (docs/shards.md)")
+    if fmt == "parquet" and settings.part_rows % 16:
+        raise ValueError(f"part_rows {settings.part_rows} is not a multiple of 16 (a row group)")
     if fmt != "parquet" and grow is not None:
         raise OutputError(f"{out}: --add, --replace and --drop grow Parquet sets (--out FOLDER); "
                           "an HDF5 file is one file written in one pass (docs/shards.md)")
@@ -298,12 +300,16 @@ def _run(roots: list[Root], settings: BuildSettings, engine: Engine, context: Wo
                   smoothing=0.05, mininterval=0.1) as bar:
         results = engine.run(stream.chunks(), process_chunk, init_worker, context)
         try:
+            owed = 0  # items of the current chunk whose results are still to come
             for chunk in results:
-                entry = stream.entry()
-                if journal is not None:
-                    starts.append(_Start(entry.index, entry.label, rows_done, report.snapshot(),
-                                         _split_counts(splits)))
-                apply_events(entry.events, report)
+                if owed == 0:  # a new chunk (an engine may send one in pieces, see pool.py)
+                    entry = stream.entry()
+                    owed = entry.size
+                    if journal is not None:
+                        starts.append(_Start(entry.index, entry.label, rows_done,
+                                             report.snapshot(), _split_counts(splits)))
+                    apply_events(entry.events, report)
+                owed -= len(chunk.kept)
                 codes = chunk.rows["source"].tolist() if chunk.rows is not None else []
                 row = 0
                 for rejected, kept in zip(chunk.rejected, chunk.kept):
@@ -319,13 +325,14 @@ def _run(roots: list[Root], settings: BuildSettings, engine: Engine, context: Wo
                     splits.apply(chunk.rows, SOURCES_BY_CODE)
                     rows = chunk.rows
                     if skip_rows:  # the first rows of a resumed chunk are in the parts already
-                        if skip_rows > len(codes):
-                            raise StreamChanged(f"chunk {entry.index} gave {len(codes)} rows, "
-                                                f"fewer than the {skip_rows} written before")
-                        rows = {name: values[skip_rows:] for name, values in rows.items()}
+                        taken = min(skip_rows, len(codes))
+                        rows = {name: values[taken:] for name, values in rows.items()}
+                        skip_rows -= taken
                     writer.append(rows)  # now: the crops may live in a reused ring slot
                     rows_done += len(codes)
-                skip_rows = 0
+                if skip_rows and owed == 0:
+                    raise StreamChanged(f"chunk {entry.index} gave fewer rows than the "
+                                        "interrupted build wrote of it")
                 if journal is not None and writer.closed_rows > closed:
                     closed = writer.closed_rows
                     _checkpoint(journal, writer, report, starts, closed, print_)

@@ -12,6 +12,10 @@ import click
 
 from ..crop import DEFAULT_MARGIN, DEFAULT_SIZE
 
+#: Rows of a Parquet row group (``shards.parquet.ROW_GROUP_ROWS``, not imported: pyarrow-free
+#: ``--help``): parts end at row-group boundaries, so a resumed build writes the same bytes.
+ROW_GROUP_ROWS = 16
+
 
 def _names(value: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n.strip() for n in value.split(",") if n.strip())) if value else ()
@@ -52,7 +56,8 @@ def available_cpus() -> int:
               help="Replace the output (and report) of an earlier fuse build at --out. Anything "
                    "else found there is never replaced.")
 @click.option("--part-rows", type=click.IntRange(min=16), default=2000, show_default=True,
-              help="Parquet: rows per part file; a resumed build loses at most one part's work.")
+              help="Parquet: rows per part file, a multiple of 16; a resumed build redoes at most "
+                   "one part's work.")
 @click.option("--resume", is_flag=True,
               help="Go on from an interrupted Parquet build of --out (same inputs): only the "
                    "unfinished work is done again. Without one, build from the start.")
@@ -92,6 +97,9 @@ def build(sources_spec: str, roots_path: Path | None, out: Path, fmt: str, worke
     from ..build.grow import Grow, grow_settings
     from ..roots import RootsError, load_roots, select_sources
 
+    if part_rows % ROW_GROUP_ROWS:
+        raise click.UsageError(f"--part-rows must be a multiple of {ROW_GROUP_ROWS} (the rows of "
+                               "a row group)")
     grow = Grow(_names(add), _names(replace), _names(drop))
     growing = bool(grow.add or grow.replace or grow.drop)
     if growing and overwrite:
