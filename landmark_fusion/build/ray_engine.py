@@ -23,7 +23,9 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import signal
 import tempfile
+import threading
 import uuid
 from collections import deque
 from dataclasses import replace
@@ -32,6 +34,7 @@ from typing import Any, Generator, Iterable
 
 import numpy as np
 
+from ..lifetime import TERMINATING, signals_deferred
 from ..shards.schema import STRING_FIELDS
 from .context import WorkerContext
 from .engine import Init, Work
@@ -109,6 +112,21 @@ def run_chunk(work: Work, init: Init, context: WorkerContext, files: CorrFiles, 
 
 # ----------------------------------------------------------------------------- in the driver
 
+def _python_handlers() -> dict[int, Any]:
+    """The Python handlers of the signals a build turns into KeyboardInterrupt."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {number: signal.getsignal(number) for number in (signal.SIGINT, *TERMINATING)}
+
+
+def _restore_handlers(handlers: dict[int, Any]) -> None:
+    """Install ``handlers`` again: Ray's driver puts its own (native) handler on SIGTERM, which
+    logs and ends the process on the spot, without the build's clean-up."""
+    for number, handler in handlers.items():
+        if handler is not None:
+            signal.signal(number, handler)
+
+
 class RayEngine:
     """The :class:`~.engine.Engine` of a Ray cluster (see the module docstring).
 
@@ -138,14 +156,18 @@ class RayEngine:
         options = {"include_dashboard": False, "log_to_driver": False, "logging_level": "warning",
                    **self.init_options}
         started = time.perf_counter()
+        handlers = _python_handlers()
         try:
-            if self.address is None:
-                ray.init(num_cpus=self.workers or os.cpu_count() or 1, **options)
-            else:
-                ray.init(address=self.address, **options)
+            with signals_deferred():  # a signal now would leave a half-started Ray behind
+                if self.address is None:
+                    ray.init(num_cpus=self.workers or os.cpu_count() or 1, **options)
+                else:
+                    ray.init(address=self.address, **options)
         except (ConnectionError, RuntimeError, ValueError) as error:
             where = self.address or "a new local instance"
             raise RayUnavailable(f"cannot start or reach Ray at {where}: {error}") from None
+        finally:
+            _restore_handlers(handlers)
         self.started_seconds = time.perf_counter() - started
         return True
 
