@@ -132,6 +132,12 @@ def build(sources_spec: str, roots_path: Path | None, out: Path, fmt: str, worke
         click.echo(failure.report.table())
         click.echo(_report_line(failure.report))
         raise click.ClickException(str(failure)) from None
+    except RuntimeError as error:  # --engine ray: Ray missing or the cluster out of reach
+        from ..build.ray_engine import RayUnavailable
+
+        if isinstance(error, RayUnavailable):
+            raise click.ClickException(str(error)) from None
+        raise
     except OSError as error:  # the target folder cannot be made or written (permissions, disk full)
         raise click.ClickException(f"cannot write {out}: {_why(out, error)}") from None
     except KeyboardInterrupt:
