@@ -6,18 +6,23 @@ The modules, in the order data flows through them:
 - :mod:`.tasks`: the stream of work items over the readers, in chunks;
 - :mod:`.engine`: where the work runs, the :class:`Engine` protocol, and the in-process engine;
   :mod:`.pool`: the local process-pool engine (with :mod:`.crop_ring`, shared crop slots);
+  :mod:`.ray_engine`: the Ray engine (``--engine ray``, imports Ray only when it runs);
 - :mod:`.work`: what is done per work item (read, decode, check, crop, unify), handed to an
   engine as callables; :mod:`.allocator`: the malloc settings of a process doing it;
 - :mod:`.context`, :mod:`.settings`, :mod:`.results`: what the parts pass each other;
 - :mod:`.report`: the counts and rejections; :mod:`.output`: what a build may replace, its
-  temporary names and the final move.
+  temporary names and the final move; :mod:`.resume`: the checkpoints of a Parquet build and
+  ``--resume``; :mod:`.grow`: ``--add``, ``--replace``, ``--drop`` on a Parquet set.
 """
 from .engine import Engine, InProcessEngine
+from .grow import Grow, GrowError
 from .output import OutputError
 from .pool import ProcessPoolEngine
 from .report import BuildReport
+from .resume import ResumeError
 from .run import BuildFailed, build_shards, default_engine, report_paths
 from .settings import BuildSettings
 
-__all__ = ["BuildFailed", "BuildReport", "BuildSettings", "Engine", "InProcessEngine",
-           "OutputError", "ProcessPoolEngine", "build_shards", "default_engine", "report_paths"]
+__all__ = ["BuildFailed", "BuildReport", "BuildSettings", "Engine", "Grow", "GrowError",
+           "InProcessEngine", "OutputError", "ProcessPoolEngine", "ResumeError", "build_shards",
+           "default_engine", "report_paths"]

@@ -3,8 +3,9 @@
 An engine is handed the chunks of work items, the work to do on a chunk and the initialiser of a
 process that does it, all as callables, and yields the chunks' results in order; it never imports
 the work. :class:`InProcessEngine` runs everything in the building process (``--workers 0``),
-:class:`~.pool.ProcessPoolEngine` in local worker processes; an engine that runs the work on other
-machines is one more implementation of :meth:`Engine.run`.
+:class:`~.pool.ProcessPoolEngine` in local worker processes, :class:`~.ray_engine.RayEngine` as Ray
+tasks on a cluster (imported only when used). An engine may hand a chunk's results back in pieces
+(one per item, after a worker crash): the build matches them to the chunk by their item count.
 """
 from __future__ import annotations
 

@@ -18,7 +18,11 @@ folder of ``part-NNNNN.parquet``), ``OUT.report.json`` and ``OUT.rejected.jsonl`
   when an older output exists, else to the usual names.
 - Temporaries of runs that are no longer alive (same host, pid gone) are removed at the next start
   (:func:`remove_stale`); only names of that form are touched, and of a folder only the shard parts
-  (the ``.NAME.tmp-PID`` outputs of earlier versions too, when they hold shard data).
+  and the build's own bookkeeping files (:data:`TEMPORARY_FILES`; the ``.NAME.tmp-PID`` outputs of
+  earlier versions too, when they hold shard data). ``keep`` spares the leftover a resumed build
+  takes over (``resume.py``).
+- A Parquet output holds its parts and the set's ``manifest.json``; a temporary one also the resume
+  journal and the rejection list being written.
 """
 from __future__ import annotations
 
@@ -30,6 +34,14 @@ from pathlib import Path
 from typing import Iterable
 
 from ..lifetime import HOST, TAG_PATTERN, owner_gone, process_tag, signals_deferred
+from ..shards.manifest import MANIFEST_NAME, is_manifest
+
+#: The resume journal and the rejection list inside a temporary Parquet output (``resume.py``).
+JOURNAL_NAME = "build-journal.json"
+REJECTED_NAME = "rejected.jsonl"
+#: Files besides the parts that only a temporary output folder holds (with the half-written
+#: ``.NAME.tmp`` of the journal and of the manifest).
+TEMPORARY_FILES = (JOURNAL_NAME, REJECTED_NAME, f".{JOURNAL_NAME}.tmp", f".{MANIFEST_NAME}.tmp")
 
 #: Attributes every HDF5 output of the build carries (``ShardInfo.to_attrs``).
 HDF5_ATTRIBUTES = ("format_version", "landmark_names", "source_names", "scheme_names", "crop_size",
@@ -110,6 +122,8 @@ def _parquet_reason(path: Path) -> str | None:
     if not path.is_dir():
         return "a file, where a Parquet output is a folder"
     for entry in sorted(path.iterdir()):
+        if entry.name == MANIFEST_NAME and is_manifest(entry):
+            continue
         if entry.is_symlink() or not entry.is_file() or not PART_NAME.match(entry.name):
             return f"it holds {entry.name!r}, which fuse build does not write"
         if not _parquet_part_is_ours(entry):
@@ -199,14 +213,26 @@ def check_target(files: BuildFiles, fmt: str, overwrite: bool) -> bool:
 
 # ----------------------------------------------------------------------------- removing our files
 
-def remove_output(path: Path, fmt: str | None = None) -> bool:
-    """Remove an output this tool wrote: the HDF5 file, or a folder's shard parts and then the
-    folder. Anything else is left where it is; returns whether ``path`` is gone."""
+def _ours_in_folder(entry: Path, temporary: bool) -> bool:
+    """Whether a file in an output folder is one the build writes there (and may remove)."""
+    if entry.is_symlink() or not entry.is_file():
+        return False
+    if PART_NAME.match(entry.name):
+        return True
+    if entry.name == MANIFEST_NAME:
+        return is_manifest(entry)
+    return temporary and entry.name in TEMPORARY_FILES
+
+
+def remove_output(path: Path, fmt: str | None = None, temporary: bool = False) -> bool:
+    """Remove an output this tool wrote: the HDF5 file, or a folder's shard parts and manifest
+    (a ``temporary`` one's journal and rejection list too) and then the folder. Anything else is
+    left where it is; returns whether ``path`` is gone."""
     if path.is_symlink():
         return False
     if path.is_dir():
         for entry in list(path.iterdir()):
-            if PART_NAME.match(entry.name) and entry.is_file() and not entry.is_symlink():
+            if _ours_in_folder(entry, temporary):
                 entry.unlink()
         try:
             path.rmdir()
@@ -218,18 +244,22 @@ def remove_output(path: Path, fmt: str | None = None) -> bool:
     return not _exists(path)
 
 
-def remove_stale(folder: Path) -> list[Path]:
+def remove_stale(folder: Path, keep: Iterable[Path] = ()) -> list[Path]:
     """Remove the temporaries of builds that are no longer running, in ``folder``.
 
     Only names of :data:`TEMPORARY_NAME` whose host is this machine and whose pid is gone are
-    touched; a temporary folder loses only its shard parts (and then itself, if nothing is left).
+    touched; a temporary folder loses only its shard parts and bookkeeping files (and then
+    itself, if nothing is left). ``keep``: leftovers to leave alone (a resumed build's).
     """
+    keep = {Path(path).name for path in keep}
     removed: list[Path] = []
     try:
         entries = list(folder.iterdir())
     except OSError:
         return removed
     for entry in entries:
+        if entry.name in keep:
+            continue
         match = TEMPORARY_NAME.match(entry.name)
         if match is None:
             match = LEGACY_TEMPORARY_NAME.match(entry.name)
@@ -241,7 +271,7 @@ def remove_stale(folder: Path) -> list[Path]:
         if not owner_gone(host, match["pid"]):
             continue
         try:
-            if remove_output(entry):
+            if remove_output(entry, temporary=True):
                 removed.append(entry)
         except OSError:
             continue
@@ -268,7 +298,7 @@ def discard(paths: Iterable[Path]) -> None:
     """Remove this run's own temporaries (after a failure); errors are ignored."""
     for path in paths:
         try:
-            remove_output(path)
+            remove_output(path, temporary=True)
         except OSError:
             pass
 
@@ -307,5 +337,21 @@ def commit(moves: list[tuple[Path, Path, str]], fmt: str,
             remove_output(path)
 
 
-__all__ = ["BuildFiles", "OutputError", "TEMPORARY_NAME", "check_target", "commit", "discard",
-           "foreign_reason", "remove_output", "remove_stale", "temporary_path"]
+def leftovers_of(files: BuildFiles) -> list[tuple[Path, str, str]]:
+    """``(path, host, pid)`` of every temporary output of ``files.output`` in its folder, of any
+    run, living or not."""
+    found = []
+    try:
+        entries = list(files.output.parent.iterdir())
+    except OSError:
+        return found
+    for entry in entries:
+        match = TEMPORARY_NAME.match(entry.name)
+        if match is not None and match["name"] == files.output.name and match["kind"] == "tmp":
+            found.append((entry, match["host"], match["pid"]))
+    return sorted(found)
+
+
+__all__ = ["BuildFiles", "JOURNAL_NAME", "OutputError", "REJECTED_NAME", "TEMPORARY_NAME",
+           "check_target", "commit", "discard", "foreign_reason", "leftovers_of", "remove_output",
+           "remove_stale", "temporary_path"]

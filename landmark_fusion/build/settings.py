@@ -19,6 +19,10 @@ class BuildSettings:
     strict: bool = False
     compression: str | None = None   # HDF5 only: None or "lzf"
     chunk_items: int = 8              # items per task sent to a worker
+    part_rows: int = 2000             # Parquet only: rows per part (and between two checkpoints)
     progress: bool = True
     overwrite: bool = False           # replace an earlier output of the build (see output.py)
     corr_dir: str | None = None       # correspondence folder (default: paths.correspondences_dir)
+    resume: bool = False              # go on from an interrupted build of the same output (resume.py)
+    engine: str = "local"             # where the work runs: "local" (this machine) or "ray"
+    ray_address: str | None = None    # the Ray cluster to use (engine "ray"; None: a local one)

@@ -1,4 +1,8 @@
-"""`fuse build`: databases named in a roots file → one HDF5 file or a Parquet shard set."""
+"""`fuse build`: databases named in a roots file → one HDF5 file or a Parquet shard set.
+
+Also resumes an interrupted Parquet build (``--resume``), grows an existing set (``--add``,
+``--replace``, ``--drop``) and runs the work on a Ray cluster (``--engine ray``).
+"""
 from __future__ import annotations
 
 import os
@@ -7,6 +11,14 @@ from pathlib import Path
 import click
 
 from ..crop import DEFAULT_MARGIN, DEFAULT_SIZE
+
+#: Rows of a Parquet row group (``shards.parquet.ROW_GROUP_ROWS``, not imported: pyarrow-free
+#: ``--help``): parts end at row-group boundaries, so a resumed build writes the same bytes.
+ROW_GROUP_ROWS = 16
+
+
+def _names(value: str | None) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(n.strip() for n in value.split(",") if n.strip())) if value else ()
 
 
 def available_cpus() -> int:
@@ -31,54 +43,123 @@ def available_cpus() -> int:
               help="Worker processes (0 = none) [default: the CPUs this process may use].")
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="At most this many work items per database (quick runs).")
-@click.option("--crop-size", type=click.IntRange(min=8), default=DEFAULT_SIZE, show_default=True,
-              help="Side of the square crops in pixels.")
-@click.option("--margin", type=click.FloatRange(min=0.0), default=DEFAULT_MARGIN, show_default=True,
-              help="Margin on each side of the landmark box, as a fraction of its longer side.")
+@click.option("--crop-size", type=click.IntRange(min=8), default=None,
+              help=f"Side of the square crops in pixels [default: {DEFAULT_SIZE}; when growing a "
+                   "set: the set's].")
+@click.option("--margin", type=click.FloatRange(min=0.0), default=None,
+              help=f"Margin on each side of the landmark box, as a fraction of its longer side "
+                   f"[default: {DEFAULT_MARGIN}; when growing a set: the set's].")
 @click.option("--compression", type=click.Choice(["none", "lzf"]), default="none",
               show_default=True, help="HDF5 dataset compression.")
 @click.option("--strict", is_flag=True, help="Fail (no output) on the first rejected sample.")
 @click.option("--overwrite", is_flag=True,
               help="Replace the output (and report) of an earlier fuse build at --out. Anything "
                    "else found there is never replaced.")
+@click.option("--part-rows", type=click.IntRange(min=16), default=2000, show_default=True,
+              help="Parquet: rows per part file, a multiple of 16; a resumed build redoes at most "
+                   "one part's work.")
+@click.option("--resume", is_flag=True,
+              help="Go on from an interrupted Parquet build of --out (same inputs): only the "
+                   "unfinished work is done again. Without one, build from the start.")
+@click.option("--add", "add", default=None, metavar="DBS",
+              help="Add these databases (comma list) to the Parquet set at --out, reading only them.")
+@click.option("--replace", "replace", default=None, metavar="DBS",
+              help="Read these databases of the set at --out again and put their new rows in place "
+                   "of the old.")
+@click.option("--drop", "drop", default=None, metavar="DBS",
+              help="Remove these databases from the set at --out (nothing is read).")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where the per-face work runs: this machine's processes, or a Ray cluster.")
+@click.option("--ray-address", default=None, metavar="ADDRESS",
+              help="Ray cluster to run on (e.g. ray://head:10001, head:6379 or auto) [default: "
+                   "start a local Ray of --workers CPUs].")
 @click.option("--corr-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=None, help="Correspondence folder (landmarks.yaml, schemes/) [default: "
                                  "$LANDMARK_FUSION_CORRESPONDENCES or the installed data].")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Show a progress bar.")
 def build(sources_spec: str, roots_path: Path | None, out: Path, fmt: str, workers: int | None,
-          limit: int | None, crop_size: int, margin: float, compression: str, strict: bool,
-          overwrite: bool, corr_dir: Path | None, progress: bool) -> None:
+          limit: int | None, crop_size: int | None, margin: float | None, compression: str,
+          strict: bool, overwrite: bool, part_rows: int, resume: bool, add: str | None, replace: str | None,
+          drop: str | None, engine: str, ray_address: str | None, corr_dir: Path | None,
+          progress: bool) -> None:
     """Crop, unify and write every face of the selected databases.
 
     Writes a report beside the output (OUT.report.json, and every rejected sample in
     OUT.rejected.jsonl) and prints a table. An existing OUT is replaced only with --overwrite and
     only when an earlier fuse build wrote it. Exits non-zero when nothing usable is left, or with
     --strict when any sample was rejected.
+
+    A Parquet set (--out FOLDER) can be resumed after an interruption (--resume) and grown
+    (--add, --replace, --drop: the other databases are not read again).
     """
     from ..build import BuildFailed, BuildSettings, build_shards
+    from ..build.grow import Grow, grow_settings
     from ..roots import RootsError, load_roots, select_sources
 
+    if part_rows % ROW_GROUP_ROWS:
+        raise click.UsageError(f"--part-rows must be a multiple of {ROW_GROUP_ROWS} (the rows of "
+                               "a row group)")
+    grow = Grow(_names(add), _names(replace), _names(drop))
+    growing = bool(grow.add or grow.replace or grow.drop)
+    if growing and overwrite:
+        raise click.UsageError("--overwrite replaces a whole set; --add, --replace and --drop "
+                               "change one in place: give one or the other")
+    if ray_address is not None and engine != "ray":
+        raise click.UsageError("--ray-address needs --engine ray")
     try:
-        roots = select_sources(load_roots(roots_path), sources_spec)
+        if growing:
+            roots = select_sources(load_roots(roots_path), ",".join(grow.reads)) if grow.reads else []
+        else:
+            roots = select_sources(load_roots(roots_path), sources_spec)
     except RootsError as error:
         raise click.UsageError(str(error)) from None
-    settings = BuildSettings(crop_size=crop_size, margin=margin, limit=limit,
-                             workers=available_cpus() if workers is None else workers,
+    if growing:
+        crop_size, margin = grow_settings(out, crop_size, margin)
+    if workers is None:
+        workers = 0 if engine == "ray" and ray_address is not None else available_cpus()
+    settings = BuildSettings(crop_size=DEFAULT_SIZE if crop_size is None else crop_size,
+                             margin=DEFAULT_MARGIN if margin is None else margin, limit=limit,
+                             workers=workers,
                              strict=strict, compression=None if compression == "none" else "lzf",
                              progress=progress, overwrite=overwrite,
-                             corr_dir=None if corr_dir is None else str(corr_dir))
+                             corr_dir=None if corr_dir is None else str(corr_dir), resume=resume,
+                             engine=engine, ray_address=ray_address, part_rows=part_rows)
     try:
-        report = build_shards(roots, out, settings, None if fmt == "auto" else fmt)
+        report = build_shards(roots, out, settings, None if fmt == "auto" else fmt,
+                              grow=grow if growing else None)
     except BuildFailed as failure:
         click.echo(failure.report.table())
         click.echo(_report_line(failure.report))
         raise click.ClickException(str(failure)) from None
+    except RuntimeError as error:  # --engine ray: Ray missing or the cluster out of reach
+        from ..build.ray_engine import RayUnavailable
+
+        if isinstance(error, RayUnavailable):
+            raise click.ClickException(str(error)) from None
+        raise
     except OSError as error:  # the target folder cannot be made or written (permissions, disk full)
         raise click.ClickException(f"cannot write {out}: {_why(out, error)}") from None
+    except KeyboardInterrupt:
+        _resume_hint(out)
+        raise
     click.echo(report.table())
+    resumed = report.extra.get("resumed")
+    if resumed:
+        click.echo(f"resumed: {resumed['rows']} faces were already written")
     click.echo(f"wrote {report.total_kept} faces to {out} in {report.seconds:.1f} s")
     click.echo(_report_line(report))
+
+
+def _resume_hint(out: Path) -> None:
+    """After Ctrl-C or SIGTERM: say so where the stopped build kept its finished parts."""
+    from ..build.output import BuildFiles, leftovers_of
+    from ..lifetime import process_tag
+
+    for path, host, pid in leftovers_of(BuildFiles.of(out)):
+        if f"{host}-{pid}" == process_tag() and path.is_dir():
+            click.echo(f"the finished parts are kept in {path}: run the same command with "
+                       "--resume to go on", err=True)
 
 
 def _why(out: Path, error: OSError) -> str:

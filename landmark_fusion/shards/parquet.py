@@ -4,17 +4,26 @@ Images are stored raw (``fixed_size_binary`` of S·S·3 bytes, uncompressed): lo
 decodes with one memory copy. Row groups are small (:data:`ROW_GROUP_ROWS` rows, about 1.2 MB at
 S=160) so that a random read touches little data; the other columns are zstd-compressed.
 Every file's schema metadata (key ``landmark_fusion``) holds the JSON of the file attributes.
+
+A set written by ``fuse build`` also holds ``manifest.json`` (:mod:`.manifest`): its parts in row
+order, the rows of each database in each part, and the set's attributes; the reader follows it
+where it exists (a set grown with ``fuse build --add`` has parts of several builds). The writer
+keeps the same bookkeeping (:attr:`ParquetWriter.parts`), can number its parts from
+``first_part`` on, and can continue in a folder whose first parts it wrote before
+(:meth:`ParquetWriter.resume`): a part is complete once it is closed, which is what makes a
+Parquet build resumable.
 """
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from .base import ShardSet
+from .manifest import read_manifest
 from .schema import ARRAY_FIELDS, FIELDS, STRING_FIELDS, ShardInfo
 
 ROWS_PER_SHARD = 2000
@@ -70,13 +79,30 @@ def to_table(batch: dict[str, np.ndarray], schema):
     return pa.Table.from_arrays(columns, schema=schema)
 
 
+def part_compression(schema) -> dict[str, str]:
+    """Images raw, every other column zstd."""
+    return {f.name: ("none" if f.name == "images" else "zstd") for f in schema}
+
+
+def write_part(path: Path, table, row_group_rows: int = ROW_GROUP_ROWS) -> None:
+    """One part file of ``table`` (its schema and metadata kept), laid out like the writer's."""
+    import pyarrow.parquet as pq
+
+    with pq.ParquetWriter(path, table.schema, compression=part_compression(table.schema),
+                          use_dictionary=["split"], write_statistics=False) as writer:
+        writer.write_table(table, row_group_size=row_group_rows)
+
+
 class ParquetWriter:
     """Writes column batches into ``part-NNNNN.parquet`` files of ``rows_per_shard`` rows."""
 
     def __init__(self, path: str | Path, info: ShardInfo, rows_per_shard: int = ROWS_PER_SHARD,
-                 row_group_rows: int = ROW_GROUP_ROWS) -> None:
+                 row_group_rows: int = ROW_GROUP_ROWS, first_part: int = 0,
+                 exist_ok: bool = False) -> None:
+        """``first_part``: the number of the first part written; ``exist_ok``: the folder may
+        exist already (it is the caller's, e.g. a resumed build's)."""
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=False)
+        self.path.mkdir(parents=True, exist_ok=exist_ok)
         self.info = info
         self.rows = 0
         self.rows_per_shard = rows_per_shard
@@ -84,31 +110,68 @@ class ParquetWriter:
         self._schema = arrow_schema(info)
         self._writer = None
         self._shard_rows = 0
-        self._shards = 0
+        self._shards = first_part
+        self._opened = 0  # parts this writer opened
         self._pending: list = []  # Arrow tables not yet a full row group
         self._pending_rows = 0
+        #: the closed parts, in order: ``{"file", "rows", "sources": {code: rows}}``
+        self.parts: list[dict] = []
+        self._sources: Counter = Counter()  # rows per source code of the open part
+
+    @classmethod
+    def resume(cls, path: str | Path, info: ShardInfo, parts: list[dict],
+               rows_per_shard: int = ROWS_PER_SHARD, row_group_rows: int = ROW_GROUP_ROWS
+               ) -> "ParquetWriter":
+        """Continue a set in ``path`` after its closed ``parts`` (as :attr:`parts` listed them):
+        any other part file there (the one being written when the build stopped) is removed."""
+        first = int(parts[0]["file"][5:-8]) if parts else 0
+        writer = cls(path, info, rows_per_shard, row_group_rows,
+                     first_part=first + len(parts), exist_ok=True)
+        keep = {part["file"] for part in parts}
+        for entry in writer.path.glob(PART_GLOB):
+            if entry.name not in keep:
+                entry.unlink()
+        writer.parts = [dict(part) for part in parts]
+        writer.rows = sum(int(part["rows"]) for part in parts)
+        return writer
+
+    @property
+    def closed_rows(self) -> int:
+        """Rows in closed (complete) parts."""
+        return sum(int(part["rows"]) for part in self.parts)
 
     def _open_next(self) -> None:
         import pyarrow.parquet as pq
 
         name = self.path / f"part-{self._shards:05d}.parquet"
-        compression = {f.name: ("none" if f.name == "images" else "zstd") for f in self._schema}
-        self._writer = pq.ParquetWriter(name, self._schema, compression=compression,
+        self._writer = pq.ParquetWriter(name, self._schema, compression=part_compression(self._schema),
                                         use_dictionary=["split"], write_statistics=False)
+        self._name = name.name
         self._shards += 1
+        self._opened += 1
         self._shard_rows = 0
+        self._sources = Counter()
+
+    def _close_part(self) -> None:
+        self._writer.close()
+        self._writer = None
+        self.parts.append({"file": self._name, "rows": self._shard_rows,
+                           "sources": {int(code): int(rows) for code, rows in
+                                       sorted(self._sources.items())}})
 
     def _write(self, table) -> None:
         while table.num_rows:
             if self._writer is None:
                 self._open_next()
             take = min(table.num_rows, self.rows_per_shard - self._shard_rows)
-            self._writer.write_table(table.slice(0, take), row_group_size=self.row_group_rows)
+            part = table.slice(0, take)
+            self._writer.write_table(part, row_group_size=self.row_group_rows)
+            codes, counts = np.unique(part.column("source").to_numpy(), return_counts=True)
+            self._sources.update(dict(zip(codes.tolist(), counts.tolist())))
             self._shard_rows += take
             table = table.slice(take)
             if self._shard_rows == self.rows_per_shard:
-                self._writer.close()
-                self._writer = None
+                self._close_part()
 
     def _flush(self, final: bool) -> None:
         import pyarrow as pa
@@ -140,11 +203,10 @@ class ParquetWriter:
     def close(self) -> None:
         """Write what is pending and close the last file (an empty set gets one empty file)."""
         self._flush(final=True)
-        if self._writer is None and self._shards == 0:
+        if self._writer is None and not self.parts and self._opened == 0:
             self._open_next()
         if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+            self._close_part()
 
     def abort(self) -> None:
         if self._writer is not None:
@@ -209,10 +271,19 @@ class ParquetShardSet(ShardSet):
         self._cache = OrderedDict()
         if self._files is not None:  # index already known (built in the parent, then pickled)
             return
-        files = part_files(self.path)
-        starts, ids, file_starts, total, info = [], [], [], 0, None
+        manifest = read_manifest(self.path)
+        if manifest is not None:  # the parts of a grown set come from several builds
+            files = [self.path / part["file"] for part in manifest["parts"]]
+            expected = [int(part["rows"]) for part in manifest["parts"]]
+            info = ShardInfo.from_attrs(manifest["attributes"])
+        else:
+            files, expected, info = part_files(self.path), None, None
+        starts, ids, file_starts, total = [], [], [], 0
         for f_index, path in enumerate(files):
             metadata = pq.read_metadata(path)
+            if expected is not None and metadata.num_rows != expected[f_index]:
+                raise ValueError(f"{path}: {metadata.num_rows} rows where the set's manifest.json "
+                                 f"says {expected[f_index]}")
             if info is None:
                 info = ShardInfo.from_attrs(json.loads(metadata.metadata[METADATA_KEY]))
             file_starts.append(total)
