@@ -43,9 +43,8 @@ CORRECTION = {"N": 0, "Y": 20}
 TEST_SETS = {"AFLW2000-3D": ("aflw2000_3d", "all"), "AFLW-test": ("aflw", "aflw-3ddfa")}
 BUCKETS = ("0-30", "30-60", "60-90", "mean")
 #: the training settings every run shares (besides shards, model, sources, K_c, steps); chosen for a
-#: 2-core CPU, see docs/benchmarks.md "fusion on real faces"
-#: tuned on the A and F train sets with 1,200-step runs (docs/benchmarks.md "Real faces"): lr 1e-2 beat
-#: 2e-3 and 5e-3; light geometric augmentation beat the default (rotation 15°, photometric jitter)
+#: 2-core CPU and tuned with 1,200-step runs on A and F (docs/benchmarks.md "fusion on real faces"):
+#: lr 1e-2 beat 2e-3 and 5e-3; light geometric augmentation beat the default (rotation 15°, photometric)
 RECIPE: dict[str, Any] = {"width": 0.5, "batch_size": 32, "lr": 1e-2, "warmup_steps": 50,
                           "schedule": "cosine", "workers": 0, "max_val": 300,
                           "rotate_deg": 5.0, "photometric": 0.0, "scale_min": 0.95, "scale_max": 1.05,
