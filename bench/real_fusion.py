@@ -51,7 +51,7 @@ RECIPE: dict[str, Any] = {"width": 0.5, "batch_size": 32, "lr": 1e-2, "warmup_st
                           "shift_frac": 0.02}
 #: seconds of the budget kept for building, evaluating and drawing (measured: about 4 minutes)
 OVERHEAD_S = 360.0
-CALIBRATION_STEPS = 30
+CALIBRATION_STEPS = 45
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -126,13 +126,18 @@ def train_config(args: argparse.Namespace, shards: Path, out: Path, train_set: s
 
 
 def calibrate(args: argparse.Namespace, shards: Path, out: Path, recipe: dict[str, Any]) -> float:
-    """Seconds per optimizer step of the F run with correction (the slowest), measured."""
+    """Seconds per optimizer step of the F run with correction (the slowest), measured as the
+    difference of a short and a longer run, so that the set-up (model, decoder, shards) and the first
+    slow steps do not count as steps."""
     from trainer.loop import train
 
-    cfg = train_config(args, shards, out / "calibration", "F", "Y", CALIBRATION_STEPS, recipe)
-    started = time.perf_counter()
-    train(cfg)
-    return (time.perf_counter() - started) / CALIBRATION_STEPS
+    seconds = []
+    for steps in (CALIBRATION_STEPS // 3, CALIBRATION_STEPS):
+        cfg = train_config(args, shards, out / f"calibration-{steps}", "F", "Y", steps, recipe)
+        started = time.perf_counter()
+        train(cfg)
+        seconds.append(time.perf_counter() - started)
+    return max(seconds[1] - seconds[0], 1e-3) / (CALIBRATION_STEPS - CALIBRATION_STEPS // 3)
 
 
 def evaluate_run(checkpoint: Path, shards: Path, out: Path) -> dict[str, Any]:
