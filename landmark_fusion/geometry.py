@@ -2,7 +2,7 @@
 
 Axes. Model frame (the FaceModel's): **+x the subject's left, +y up, +z towards the viewer**. Image
 frame: x right, y down, 0-based pixel centres. Depth: along the viewer's line of sight, **larger =
-closer to the viewer**, in the image's pixel scale -- the z of AFLW2000-3D's ``pt3d_68`` (formats.md
+closer to the viewer**, in the image's pixel scale -- the z of AFLW2000-3D's ``pt3d_68`` (docs/formats.md
 §4; checked on the AFLW2000-3D samples in ``tests/landmark_fusion/test_geometry.py``).
 
 Weak perspective with scale ``s``, head rotation ``R`` and translation ``t`` (image pixels, with an
