@@ -2,24 +2,29 @@
 
 The shard set is opened lazily in each process that reads it (never pickled open), which is what
 DataLoader workers need with both fork and spawn (docs/shards.md §Reading). Selection by split and source
-names; ``--db A|B|C|D`` are the paper's fusion databases (§4.1).
+names; ``--db A|B|C|D`` are the paper's fusion databases (§4.1). The dataset loads whole batches: it is
+handed a list of draws by a batch sampler (:func:`batch_loader`), reads the batch's crops at once
+(:mod:`trainer.data_rows`), warps them on the CPU and returns uint8 images with their colour factors;
+:func:`trainer.augment_device.network_input` jitters and normalises them on the training device.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Sequence, Tuple, Union
 
 import numpy as np
 
 from landmark_fusion.sources.registry import paper_databases
 
-from .augment import AugmentConfig, augment_sample, OUTPUT_SIZE
+from .augment import AugmentConfig, BatchDraw, OUTPUT_SIZE, draw_batch, plain_draw, warp_batch, warp_targets
+from .augment_device import PIXEL_MEAN, PIXEL_SCALE, network_input
+from .data_rows import ImageReader, load_small_fields
 from .errors import InputError
 
 # The paper's fusion databases (§4.1), as source names of the shards, from the database records'
 # ``group`` (landmark_fusion.sources.registry): A = 300W-LP; B = A + FaceWarehouse + LFW-74;
 # C = B + WFLW; D = C + LS3D-W.
 DB_PRESETS: dict[str, tuple[str, ...]] = paper_databases()
-PIXEL_MEAN, PIXEL_SCALE = 127.5, 128.0
+__all__ = ["PIXEL_MEAN", "PIXEL_SCALE", "ShardDataset", "batch_loader", "open_shard_set", "select_indices"]
 
 
 def open_shard_set(path: str, option: str = "--shards") -> Any:
@@ -108,13 +113,22 @@ def to_network_image(image: np.ndarray) -> np.ndarray:
     return ((np.asarray(image, np.float32) - PIXEL_MEAN) / PIXEL_SCALE).transpose(2, 0, 1).copy()
 
 
+Key = Union[int, Tuple[int, int]]
+
+
 class ShardDataset:
     """Map-style dataset over selected rows of a shard set.
 
     Keys are a selection position or a ``(position, seed)`` pair from :class:`BalancedSampler`; with a
-    seed and an ``augment`` config the draw is augmented with ``np.random.default_rng(seed)``. Items are
-    dicts of numpy arrays: image (3,128,128), landmarks (L,2) input pixels, mask (L,), norm_size (input
-    pixels), affine (2,3) crop → input, source, yaw, row (index in the shard set).
+    seed and an ``augment`` config the draw is augmented from ``np.random.default_rng(seed)``.
+
+    A list of keys (what :func:`batch_loader` hands it) gives one batch: ``image`` (B,128,128,3) uint8
+    warped but not yet jittered or normalised, ``jitter`` (B,3) its colour factors (saturation, contrast,
+    brightness), landmarks (B,L,2) input pixels, mask (B,L), norm_size (input pixels), affine (B,2,3) crop →
+    input, source, yaw, row (index in the shard set). One key gives one item as before: ``image``
+    (3,128,128) float32, jittered and normalised, and the same fields without the batch axis.
+
+    The small per-row fields of the selection are read once per process and kept in memory.
     """
 
     def __init__(self, path: str, rows: np.ndarray, augment: AugmentConfig | None = None,
@@ -124,10 +138,12 @@ class ShardDataset:
         self.augment = augment
         self.mirror = mirror
         self._shards = shards
+        self._small: dict[str, np.ndarray] | None = None
+        self._images: ImageReader | None = None
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state["_shards"] = None  # reopened lazily in the receiving process
+        state.update(_shards=None, _images=None, _small=None)  # reopened and reloaded in the receiving process
         return state
 
     @property
@@ -136,21 +152,73 @@ class ShardDataset:
             self._shards = open_shard_set(self.path)
         return self._shards
 
+    def small_fields(self) -> dict[str, np.ndarray]:
+        """The per-row fields of the selection, by position (loaded on first use)."""
+        if self._small is None:
+            self._small = load_small_fields(self.shards, self.rows)
+        return self._small
+
+    def image_reader(self) -> ImageReader:
+        if self._images is None:
+            self._images = ImageReader(self.shards, self.rows)
+        return self._images
+
+    def prepare(self) -> None:
+        """Load the small fields and locate the crops now (in the parent: forked workers inherit them)."""
+        self.small_fields()
+        if len(self.rows):
+            self.image_reader().read(self.rows[:1])
+
     def __len__(self) -> int:
         return self.rows.size
 
-    def __getitem__(self, key: int | tuple[int, int]) -> dict:
-        pos, seed = (key if isinstance(key, tuple) else (key, None))
-        row = int(self.rows[pos])
-        rec = self.shards.get(row)
-        rng = np.random.default_rng(seed) if (seed is not None and self.augment is not None) else None
-        cfg = self.augment or AugmentConfig()
-        mirror = self.mirror if cfg.flip_prob > 0 else None
-        if rng is not None and mirror is None:
+    def _draw(self, positions: np.ndarray, seeds: list[int | None]) -> tuple[BatchDraw, bool]:
+        """The batch's transforms and whether they are all the plain resize."""
+        size = self.shards.crop_size
+        if self.augment is None or any(seed is None for seed in seeds):
+            if self.augment is not None and any(seed is not None for seed in seeds):
+                raise ValueError("a batch mixes augmented and plain draws")
+            return plain_draw(positions.size, size, OUTPUT_SIZE), True
+        cfg = self.augment
+        if self.mirror is None and cfg.flip_prob > 0:  # no mirror pairs: never flip
             cfg = AugmentConfig(**{**cfg.to_dict(), "flip_prob": 0.0})
-        out = augment_sample(np.asarray(rec["images"]),
-                             np.asarray(rec["landmarks"], np.float32), np.asarray(rec["mask"], bool),
-                             float(rec["norm_size"]), rng, cfg, mirror, OUTPUT_SIZE)
-        return {"image": to_network_image(out["image"]), "landmarks": out["landmarks"],
-                "mask": out["mask"], "norm_size": out["norm_size"], "affine": out["affine"],
-                "source": np.int64(rec["source"]), "yaw": np.float32(rec["yaw"]), "row": np.int64(row)}
+        return draw_batch([int(s) for s in seeds], size, cfg, OUTPUT_SIZE), False
+
+    def load_batch(self, keys: Sequence[Key]) -> dict[str, np.ndarray]:
+        """One batch of ``keys`` (see the class): uint8 images and their colour factors."""
+        pairs = [key if isinstance(key, tuple) else (key, None) for key in keys]
+        positions = np.array([int(p) for p, _ in pairs], dtype=np.int64)
+        rows = self.rows[positions]
+        small = self.small_fields()
+        draw, plain = self._draw(positions, [s for _, s in pairs])
+        image = warp_batch(self.image_reader().read(rows), draw.affine, OUTPUT_SIZE, plain)
+        mirror = self.mirror if draw.flip.any() else None
+        landmarks, mask, norm = warp_targets(small["landmarks"][positions], small["mask"][positions],
+                                             small["norm_size"][positions], draw, mirror)
+        return {"image": image, "jitter": draw.jitter, "landmarks": landmarks, "mask": mask,
+                "norm_size": norm, "affine": draw.affine.astype(np.float32),
+                "source": small["source"][positions].astype(np.int64),
+                "yaw": small["yaw"][positions].astype(np.float32), "row": rows}
+
+    def __getitem__(self, key: Key | list) -> dict:
+        import torch
+
+        if isinstance(key, list):
+            return self.load_batch(key)
+        batch = self.load_batch([key])
+        photometric = self.augment is not None and self.augment.photometric and isinstance(key, tuple)
+        out = {name: values[0] for name, values in batch.items() if name not in ("image", "jitter")}
+        image = network_input(torch.from_numpy(batch["image"]),
+                              torch.from_numpy(batch["jitter"]) if photometric else None)
+        out["image"] = image[0].numpy()
+        return out
+
+
+def batch_loader(dataset: ShardDataset, sampler: Any, batch_size: int, workers: int = 0,
+                 pin_memory: bool = False, **options: Any) -> Any:
+    """A DataLoader whose workers each load whole batches: the sampler's draws are grouped by a
+    ``BatchSampler`` (incomplete last batch dropped) and handed to the dataset as lists."""
+    from torch.utils.data import BatchSampler, DataLoader
+
+    return DataLoader(dataset, sampler=BatchSampler(sampler, batch_size, drop_last=True), batch_size=None,
+                      num_workers=workers, pin_memory=pin_memory, **options)

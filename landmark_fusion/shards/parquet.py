@@ -303,6 +303,12 @@ class ParquetShardSet(ShardSet):
         self._cache = None
         super().close()
 
+    def row_groups(self) -> list[tuple[Path, int, int]]:
+        """``(part file, row group in it, first row of the set)`` of each row group, in row order: the
+        unit a reader of some rows reads."""
+        self._ensure_open()
+        return [(self._files[f], g, int(start)) for (f, g), start in zip(self._group_ids, self._group_starts)]
+
     def _parquet_file(self, f_index: int):
         import pyarrow.parquet as pq
 
