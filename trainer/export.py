@@ -186,6 +186,23 @@ def export(checkpoint: str, out_dir: str, formats: Sequence[str] = FORMATS, outp
     return ExportReport(files, diffs, change)
 
 
+def save_onnx(program: Any, path: Path, output_names: Sequence[str]) -> Path:
+    """The ONNX file of an exported program (input ``image``), as every export writes it."""
+    import torch
+
+    onnx_program = torch.onnx.export(program, input_names=["image"], output_names=list(output_names),
+                                     opset_version=ONNX_OPSET, dynamo=True, verbose=False)
+    onnx_program.save(str(path))
+    return path
+
+
+def onnx_export(net: Any, example: Any, path: Path, output_names: Sequence[str]) -> Path:
+    """``net`` (dynamic batch, traced on ``example``) as an ONNX file, the way ``train export`` writes it
+    (``bench/infer.py`` exports its reference network with it)."""
+    with _quiet_exporters():
+        return save_onnx(_exported_program(net, example), path, output_names)
+
+
 def _write(net: Any, x: Any, check: Any, ref: list, stem: Path, formats: Sequence[str]
            ) -> tuple[list[str], dict[str, float]]:
     """Export ``net`` (traced on ``x``) in ``formats``, load each back and compare it on ``check``."""
@@ -204,10 +221,7 @@ def _write(net: Any, x: Any, check: Any, ref: list, stem: Path, formats: Sequenc
     if "onnx" in formats:
         import onnxruntime as ort
 
-        path = stem.with_suffix(".onnx")
-        onnx_program = torch.onnx.export(program, input_names=["image"], output_names=["points", "pose"],
-                                         opset_version=ONNX_OPSET, dynamo=True, verbose=False)
-        onnx_program.save(str(path))
+        path = save_onnx(program, stem.with_suffix(".onnx"), ["points", "pose"])
         sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         got = sess.run(None, {sess.get_inputs()[0].name: check.numpy()})
         diffs["onnx"] = max(float(np.abs(a - b).max()) for a, b in zip(ref, got))
