@@ -17,6 +17,7 @@ from click.core import ParameterSource
 
 from .config import PRESETS, TrainConfig
 from .errors import InputError
+from .quantize import CALIBRATION_FACES, CALIBRATION_SPLIT, TEST_SPLIT
 
 
 def _csv(value: str | None) -> tuple[str, ...] | None:
@@ -197,16 +198,34 @@ def eval_command(checkpoint, shards, split, db, sources, model_path, vertex_tabl
               help="What the graph outputs besides the pose: the trained landmarks or the full mesh.")
 @click.option("--model", "model_path", type=click.Path(),
               help="Face model for --output mesh (default: the checkpoint's, checked against it).")
+@click.option("--int8", "int8_shards", type=click.Path(exists=True),
+              help="Also write facenet_landmarks.int8.onnx (static int8, per-channel weights), calibrated on "
+                   "real crops of these shards, and print its NME change.")
+@click.option("--calibration-split", default=CALIBRATION_SPLIT, show_default=True,
+              help="Split of the --int8 shards to calibrate on.")
+@click.option("--calibration-faces", type=click.IntRange(min=1), default=CALIBRATION_FACES, show_default=True,
+              help="Crops to calibrate on, spread evenly over the split.")
+@click.option("--int8-test", "int8_test", type=click.Path(exists=True),
+              help="Shards on which the int8 NME change is measured (default: the --int8 shards).")
+@click.option("--int8-test-split", default=TEST_SPLIT, show_default=True,
+              help="Split of the --int8-test shards to measure on.")
 @user_errors
-def export_command(checkpoint, out, formats, output, model_path) -> None:
-    """ONNX / torch.export (.pt2) of encoder + decoder, checked against the eager model."""
-    from .export import FORMATS, export
+def export_command(checkpoint, out, formats, output, model_path, int8_shards, calibration_split,
+                   calibration_faces, int8_test, int8_test_split) -> None:
+    """ONNX / torch.export (.pt2) of encoder + decoder (folded), checked against the eager model."""
+    from .export import FORMATS, Int8Options, export
 
-    report = export(checkpoint, out, FORMATS if formats == "both" else (formats,), output, model_path)
+    if int8_test and not int8_shards:
+        raise click.UsageError("--int8-test needs --int8")
+    int8 = (Int8Options(int8_shards, calibration_split, calibration_faces, int8_test, int8_test_split)
+            if int8_shards else None)
+    report = export(checkpoint, out, FORMATS if formats == "both" else (formats,), output, model_path, int8=int8)
     for f in report.files:
         click.echo(f)
     for k, v in report.max_abs_diff.items():
         click.echo(f"{k}: max |exported − eager| = {v:.2e}")
+    if report.int8 is not None:
+        click.echo(report.int8.describe())
 
 
 def parse_box(value: str | None) -> tuple[float, float, float, float] | None:

@@ -3,8 +3,9 @@ file: the decoder's bases are constants of the graph. Both formats come from ``t
 graph capture that replaces TorchScript, deprecated in this torch): ONNX through the torch.export-based
 exporter (``dynamo=True``, onnxscript), and the ``.pt2`` program of ``torch.export.save``. Outputs:
 ``points`` (B,V,2) landmarks or (B,N,3) mesh in the 128 input frame, and ``pose`` (B,6); the batch size
-is dynamic. Each export is loaded back and checked against the eager model (ONNX through
-onnxruntime)."""
+is dynamic. The graph is the folded network (:mod:`.fold`: one fully connected layer after the trunk);
+each export is loaded back and checked against the unfolded eager model (ONNX through onnxruntime).
+An int8 ONNX graph (:mod:`.quantize`) can be written beside the float one, with its NME change."""
 from __future__ import annotations
 
 import json
@@ -18,6 +19,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from .errors import InputError
+from .quantize import CALIBRATION_FACES, CALIBRATION_SPLIT, TEST_SPLIT
 
 FORMATS = ("pt2", "onnx")
 ONNX_OPSET = 18
@@ -70,9 +72,22 @@ class FaceNet:
 
 
 @dataclass
+class Int8Options:
+    """``--int8``: calibrate on ``faces`` crops of split ``split`` of ``shards``; measure the NME change
+    on split ``test_split`` of ``test_shards`` (default: ``shards``)."""
+
+    shards: str
+    split: str = CALIBRATION_SPLIT
+    faces: int = CALIBRATION_FACES
+    test_shards: str | None = None
+    test_split: str = TEST_SPLIT
+
+
+@dataclass
 class ExportReport:
     files: list[str]
     max_abs_diff: dict[str, float]
+    int8: Any = None  # quantize.NMEChange when an int8 graph was written
 
 
 def _contiguous_buffers(module: Any) -> None:
@@ -111,17 +126,31 @@ def _exported_program(net: Any, x: Any):
 
 
 def export(checkpoint: str, out_dir: str, formats: Sequence[str] = FORMATS, output: str = "landmarks",
-           model_path: str | None = None, batch: int = 2, tolerance: float = 1e-3) -> ExportReport:
-    """Write ``facenet_<output>.pt2`` / ``.onnx`` (+ ``.json`` with landmark names and conventions) and
-    check each, loaded back, against the eager model on random input of another batch size than the
-    traced one; raises if a difference exceeds ``tolerance`` px."""
+           model_path: str | None = None, batch: int = 2, tolerance: float = 1e-3,
+           int8: Int8Options | None = None) -> ExportReport:
+    """Write ``facenet_<output>.pt2`` / ``.onnx`` (+ ``.json`` with landmark names and conventions) of the
+    folded network and check each, loaded back, against the unfolded eager model on random input of
+    another batch size than the traced one; raises if a difference exceeds ``tolerance`` px. With
+    ``int8``, also ``facenet_landmarks.int8.onnx`` and its NME change (:mod:`.quantize`)."""
     import torch
+
+    from .fold import FoldedFaceNet
 
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise InputError(f"unknown export format {', '.join(unknown)}; choose from {', '.join(FORMATS)}", "--format")
+    if int8 is not None and (output != "landmarks" or "onnx" not in formats):
+        raise InputError("the int8 graph is the ONNX landmark network: use --output landmarks and an ONNX "
+                         "format", "--int8")
     encoder, decoder, names, _, ck = build_from_checkpoint(checkpoint, model_path, full_mesh=output == "mesh")
-    net = FaceNet.make(encoder, decoder, output)
+    images = None
+    if int8 is not None:  # the shards are read before anything is written: a bad one stops the export
+        from .quantize import calibration_images, test_rows
+
+        test_rows(int8.test_shards or int8.shards, int8.test_split, "--int8-test" if int8.test_shards else "--int8")
+        images = calibration_images(int8.shards, int8.split, int8.faces)
+    reference = FaceNet.make(encoder, decoder, output)
+    net = FoldedFaceNet(encoder, decoder, output)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder", "--out")
@@ -130,20 +159,48 @@ def export(checkpoint: str, out_dir: str, formats: Sequence[str] = FORMATS, outp
     x = torch.randn(batch, 3, 128, 128, generator=gen)
     check = torch.randn(batch + 1, 3, 128, 128, generator=gen)  # another batch size: the batch is dynamic
     with torch.no_grad():
-        ref = [t.numpy() for t in net(check)]
+        ref = [t.numpy() for t in reference(check)]
     with _quiet_exporters():
         files, diffs = _write(net, x, check, ref, out / f"facenet_{output}", formats)
     stem = out / f"facenet_{output}"
     info = {"input": "RGB (B,3,128,128), (pixel - 127.5) / 128", "output": output,
             "points": "128-frame pixels (x right, y down); mesh z in the same scale, towards the viewer",
             "pose": "[log scale, rotation vector (3), translation (2)], see docs/trainer.md",
-            "landmark_names": names if output == "landmarks" else None, "encoder": ck["encoder"]}
-    stem.with_suffix(".json").write_text(json.dumps(info, indent=1))
-    files.append(str(stem.with_suffix(".json")))
+            "landmark_names": names if output == "landmarks" else None, "encoder": ck["encoder"],
+            "graph": "trunk, one fully connected layer to pose + shape (folded), pose projection"}
     bad = {k: v for k, v in diffs.items() if v > tolerance}
     if bad:
         raise RuntimeError(f"exported graph differs from the eager model: {bad}")
-    return ExportReport(files, diffs)
+    change = None
+    if int8 is not None and images is not None:
+        from .quantize import nme_change, quantize
+
+        int8_path = quantize(stem.with_suffix(".onnx"), stem.with_suffix(".int8.onnx"), images)
+        files.append(str(int8_path))
+        change = nme_change(stem.with_suffix(".onnx"), int8_path, names, int8.test_shards or int8.shards,
+                            int8.test_split)
+        info["int8"] = {"file": int8_path.name, "calibration": f"{len(images)} faces of split {int8.split} of "
+                        f"{int8.shards}", "nme": change.describe()}
+    stem.with_suffix(".json").write_text(json.dumps(info, indent=1))
+    files.append(str(stem.with_suffix(".json")))
+    return ExportReport(files, diffs, change)
+
+
+def save_onnx(program: Any, path: Path, output_names: Sequence[str]) -> Path:
+    """The ONNX file of an exported program (input ``image``), as every export writes it."""
+    import torch
+
+    onnx_program = torch.onnx.export(program, input_names=["image"], output_names=list(output_names),
+                                     opset_version=ONNX_OPSET, dynamo=True, verbose=False)
+    onnx_program.save(str(path))
+    return path
+
+
+def onnx_export(net: Any, example: Any, path: Path, output_names: Sequence[str]) -> Path:
+    """``net`` (dynamic batch, traced on ``example``) as an ONNX file, the way ``train export`` writes it
+    (``bench/infer.py`` exports its reference network with it)."""
+    with _quiet_exporters():
+        return save_onnx(_exported_program(net, example), path, output_names)
 
 
 def _write(net: Any, x: Any, check: Any, ref: list, stem: Path, formats: Sequence[str]
@@ -164,10 +221,7 @@ def _write(net: Any, x: Any, check: Any, ref: list, stem: Path, formats: Sequenc
     if "onnx" in formats:
         import onnxruntime as ort
 
-        path = stem.with_suffix(".onnx")
-        onnx_program = torch.onnx.export(program, input_names=["image"], output_names=["points", "pose"],
-                                         opset_version=ONNX_OPSET, dynamo=True, verbose=False)
-        onnx_program.save(str(path))
+        path = save_onnx(program, stem.with_suffix(".onnx"), ["points", "pose"])
         sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         got = sess.run(None, {sess.get_inputs()[0].name: check.numpy()})
         diffs["onnx"] = max(float(np.abs(a - b).max()) for a, b in zip(ref, got))

@@ -112,13 +112,21 @@ class MobileNetV1Encoder(nn.Module):
         nn.init.normal_(self.fc_pose.weight, std=1e-3)
         nn.init.zeros_(self.fc_pose.bias)
 
-    def forward(self, image: torch.Tensor) -> EncoderOutput:
-        feat = self.pool(self.blocks(self.stem(image))).flatten(1)
+    def features(self, image: torch.Tensor) -> torch.Tensor:
+        """(B,C) pooled features of the trunk (C = 1024 at width 1.0)."""
+        return self.pool(self.blocks(self.stem(image))).flatten(1)
+
+    def head(self, feat: torch.Tensor) -> EncoderOutput:
+        """The fully connected layers on the pooled features (affine: the export folds them with the
+        decoder's linear part, docs/trainer.md "Export and use")."""
         head = self.fc(feat)
         c = self.config
         pose = self.fc_pose(head[:, :POSE_FEATURES])
         x_id, x_exp, x_c = torch.split(head[:, POSE_FEATURES:], [c.n_id, c.n_exp, 3 * c.n_corr], dim=1)
         return EncoderOutput(pose, x_id, x_exp, x_c.reshape(x_c.shape[0], c.n_corr, 3))
+
+    def forward(self, image: torch.Tensor) -> EncoderOutput:
+        return self.head(self.features(image))
 
 
 def count_parameters(model: nn.Module) -> int:
