@@ -26,3 +26,4 @@ class BuildSettings:
     resume: bool = False              # go on from an interrupted build of the same output (resume.py)
     engine: str = "local"             # where the work runs: "local" (this machine) or "ray"
     ray_address: str | None = None    # the Ray cluster to use (engine "ray"; None: a local one)
+    reduced_decode: bool = True       # decode a JPEG at 1/2, 1/4 or 1/8 where its crops allow (crop.py)
