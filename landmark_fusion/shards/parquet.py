@@ -223,8 +223,11 @@ class ParquetWriter:
             self._writer = None
 
 
-def column_to_numpy(column, name: str, info: ShardInfo) -> np.ndarray:
-    """A numpy array (rows first) from an Arrow column of the shard schema."""
+def column_to_numpy(column, name: str, info: ShardInfo, decode: bool = True) -> np.ndarray:
+    """A numpy array (rows first) from an Arrow column of the shard schema.
+
+    ``decode=False`` leaves JPEG crops encoded: an object array of each row's bytes, for
+    :func:`~.crops.decode_crops` once the rows wanted are picked."""
     import pyarrow as pa
 
     if isinstance(column, pa.ChunkedArray):
@@ -236,7 +239,10 @@ def column_to_numpy(column, name: str, info: ShardInfo) -> np.ndarray:
             return np.zeros((0, size, size, 3), dtype=np.uint8)
         offsets = np.frombuffer(column.buffers()[1], dtype=np.int32)[column.offset:column.offset + n + 1]
         data = np.frombuffer(column.buffers()[2], dtype=np.uint8)
-        return decode_crops([data[offsets[i]:offsets[i + 1]] for i in range(n)], size)
+        blobs = np.empty(n, dtype=object)
+        for i in range(n):
+            blobs[i] = data[offsets[i]:offsets[i + 1]]
+        return decode_crops(blobs, size) if decode else blobs
     if name == "images":
         width = size * size * 3
         data = np.frombuffer(column.buffers()[1], dtype=np.uint8)
@@ -336,7 +342,9 @@ class ParquetShardSet(ShardSet):
             return hit
         f_index, g = self._group_ids[group]
         table = self._parquet_file(f_index).read_row_group(g, columns=list(fields))
-        data = {name: column_to_numpy(table.column(name), name, self.info) for name in fields}
+        # JPEG crops stay encoded in the cache: only the rows asked for are decoded
+        data = {name: column_to_numpy(table.column(name), name, self.info, decode=False)
+                for name in fields}
         self._cache[key] = data
         if len(self._cache) > ROW_GROUP_CACHE:
             self._cache.popitem(last=False)
@@ -351,7 +359,10 @@ class ParquetShardSet(ShardSet):
             data = self._row_group(int(group), fields)
             for name in fields:
                 parts[name].append(data[name][selected])
-        return {name: self._concat(name, values) for name, values in parts.items()}
+        out = {name: self._concat(name, values) for name, values in parts.items()}
+        if "images" in out and out["images"].dtype == object:
+            out["images"] = decode_crops(out["images"], self.info.crop_size)
+        return out
 
     def _concat(self, name: str, values: list[np.ndarray]) -> np.ndarray:
         if values:
