@@ -51,6 +51,34 @@ DATABASE = {"300w_lp": "300w_lp", "aflw": "aflw", "aflw2000_3d": "aflw2000_3d", 
 UPSCALE = 3
 
 
+# -- a synthetic 300W folder (also used by bench/fuse_build_engines.py, _memory.py and the tests) --
+def synthetic_faces(count: int, width: int, height: int, seed: int = 0):
+    """Faces with 68 points on an ellipse-and-features layout over a smooth noisy background."""
+    import math
+
+    from landmark_fusion.demo.writers.base import FixtureFace
+
+    rng = np.random.default_rng(seed)
+    ys, xs = np.mgrid[0:height, 0:width]
+    base = np.stack([xs * 255 // width, ys * 255 // height, (xs + ys) * 127 // (width + height)], -1)
+    angles = np.linspace(0, 2 * math.pi, 68, endpoint=False)
+    for i in range(count):
+        noise = rng.integers(0, 40, (height, width, 3))
+        image = np.clip(base + noise, 0, 255).astype(np.uint8)
+        cx, cy = rng.uniform(0.35, 0.65) * width, rng.uniform(0.35, 0.65) * height
+        r = rng.uniform(0.12, 0.25) * min(width, height)
+        points = np.stack([cx + r * np.cos(angles) * rng.uniform(0.6, 1.0, 68),
+                           cy + r * np.sin(angles) * rng.uniform(0.6, 1.0, 68)], -1)
+        yield FixtureFace(image=image, points=points, name=f"face_{i:05d}", extra={"folder": "afw"})
+
+
+def write_dataset(root: Path, count: int, width: int, height: int) -> list[Path]:
+    """A synthetic 300W folder of ``count`` faces (``.pts`` + JPEG), streamed one face at a time."""
+    from landmark_fusion.demo.writers.w300 import write_300w
+
+    return write_300w(root, synthetic_faces(count, width, height))
+
+
 # -- the bare loop (run as its own process: ``python fuse_build.py --bare TASKS.json``) ----------
 def _bare_init() -> None:
     """The same process settings as the build's workers (one OpenCV thread, malloc thresholds)."""
