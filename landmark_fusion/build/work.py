@@ -38,6 +38,7 @@ from .allocator import reuse_large_buffers
 from .context import WorkerContext
 from .crop_ring import CropRing
 from .results import ChunkResult, internal_error, item_label
+from .settings import BuildSettings
 
 #: Reason of a face none of whose visible points has a canonical name.
 NO_CANONICAL_POINTS = "no_canonical_points"
@@ -140,7 +141,7 @@ def make_sample(face: RawFace, image: np.ndarray, context: WorkerContext, bgr: b
     )
 
 
-def face_reduction(face: RawFace, settings) -> int:
+def face_reduction(face: RawFace, settings: BuildSettings) -> int:
     """The decode reduction one face's crop allows (1 where its points give no usable box: the
     checks of :func:`make_sample` then name what is wrong)."""
     try:
@@ -152,7 +153,7 @@ def face_reduction(face: RawFace, settings) -> int:
     return reduction_for(side, settings.crop_size) if math.isfinite(side) else 1
 
 
-def image_reductions(records: list[RawFace | Rejected], settings) -> dict[Path, int]:
+def image_reductions(records: list[RawFace | Rejected], settings: BuildSettings) -> dict[Path, int]:
     """Per image, the decode reduction all its faces allow (the smallest of theirs); 1 for every
     image when ``settings.reduced_decode`` is off."""
     reductions: dict[Path, int] = {}
