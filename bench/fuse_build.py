@@ -1,30 +1,61 @@
-"""Throughput of `fuse build` against a bare decode + crop + resize loop over the same images.
+"""Whole ``fuse build`` commands on every real layout against a bare decode + warp loop.
 
-Generates a synthetic 300W-style folder (``.pts`` + JPEG) in a temporary folder, then times
-(1) ``build_shards`` writing an HDF5 file and (2) a loop over a process pool of the same size that
-only decodes each image with OpenCV, cuts the face box and resizes it to the crop size. Prints
-images/s of both and their ratio (goal: ≥ 0.8 with the same number of workers).
+For each layout the same faces are processed twice, one after the other in every repeat:
 
-    python bench/fuse_build.py --images 600 --workers 2
+* **bare**: a Python process (started by this script, so that its start-up counts) with a pool of
+  ``--workers`` processes that only decodes each image with ``cv2.imread`` (full resolution, BGR to
+  RGB), cuts the face box and resizes it with one ``cv2.warpAffine`` to the crop size. The boxes are
+  computed beforehand, from the readers' own points, outside any clock.
+* **build**: the whole ``fuse build --workers W --out X.h5`` command (HDF5, crop 160, margin 0.25),
+  interpreter start-up, pool start, reading, checks, the writes and the report included.
 
-Each repeat times the bare loop and then the build, so that both see the same machine load; the
-table lists every pair, then the ratio of the best runs and the median of the pairs' ratios.
+The ratio is build faces/s over bare faces/s (goal ≥ 0.8; ≥ 1.2 on large photos, where the build
+decodes JPEGs at reduced resolution). Layouts (``--layouts``):
+
+* ``300w_lp``: 300W-LP's own files (450x450 JPEG + ``.mat`` + ``landmarks/*_pts.mat``), from
+  ``--realdata/300w_lp``;
+* ``aflw``: AFLW in 3DDFA's form (120x120 JPEG crops + ``.npy`` arrays), ``--realdata/aflw``;
+* ``aflw2000_3d``: 450x450 JPEG + ``.mat``, ``--realdata/aflw2000_3d``;
+* ``300w``: the real 300W (LFPW) ``.pts`` + PNG files of ``--samples/300W``, each copied
+  ``--faces / 3`` times into a temporary 300W root (the same three photos over and over);
+* ``large``: AFLW2000-3D photos upscaled 3x (1350x1350, bicubic, JPEG quality 95) with their
+  ``pt3d_68`` points scaled alike, written as a 300W root (``.jpg`` + ``.pts``) in a temporary
+  folder: photos of the size of WFLW's and AFLW's originals (an upscaled photo holds less fine detail
+  than a real one of that size; its JPEG is smaller and decodes a little faster).
+
+    python bench/fuse_build.py --faces 2000 --workers 2 --repeats 3
+    python bench/fuse_build.py --layouts large --build-args=--no-reduced-decode
+
+``--build-args`` adds options to every ``fuse build`` command (e.g. ``--no-reduced-decode``).
 """
 from __future__ import annotations
 
 import argparse
-import math
+import json
 import os
+import shlex
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
-from multiprocessing import get_context
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
 
+LAYOUTS = ("300w_lp", "aflw", "aflw2000_3d", "300w", "large")
+#: The database each layout is read as.
+DATABASE = {"300w_lp": "300w_lp", "aflw": "aflw", "aflw2000_3d": "aflw2000_3d", "300w": "300w",
+            "large": "300w"}
+UPSCALE = 3
 
+
+# -- a synthetic 300W folder (also used by bench/fuse_build_engines.py, _memory.py and the tests) --
 def synthetic_faces(count: int, width: int, height: int, seed: int = 0):
     """Faces with 68 points on an ellipse-and-features layout over a smooth noisy background."""
+    import math
+
     from landmark_fusion.demo.writers.base import FixtureFace
 
     rng = np.random.default_rng(seed)
@@ -42,11 +73,13 @@ def synthetic_faces(count: int, width: int, height: int, seed: int = 0):
 
 
 def write_dataset(root: Path, count: int, width: int, height: int) -> list[Path]:
+    """A synthetic 300W folder of ``count`` faces (``.pts`` + JPEG), streamed one face at a time."""
     from landmark_fusion.demo.writers.w300 import write_300w
 
-    return write_300w(root, synthetic_faces(count, width, height))  # streamed, one face at a time
+    return write_300w(root, synthetic_faces(count, width, height))
 
 
+# -- the bare loop (run as its own process: ``python fuse_build.py --bare TASKS.json``) ----------
 def _bare_init() -> None:
     """The same process settings as the build's workers (one OpenCV thread, malloc thresholds)."""
     import cv2
@@ -57,76 +90,154 @@ def _bare_init() -> None:
     reuse_large_buffers()
 
 
-def bare_one(task: tuple[str, tuple[int, int, int, int], int]) -> int:
-    """Decode, cut the box (clipped to the image) and resize; nothing else."""
+def bare_one(task: tuple[str, float, float, float, int]) -> int:
+    """Decode at full resolution, then one warp of the box to the crop; nothing else."""
     import cv2
 
-    path, (x0, y0, x1, y1), size = task
+    path, x0, y0, side, size = task
     image = cv2.cvtColor(cv2.imread(path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-    h, w = image.shape[:2]
-    region = image[max(y0, 0):min(y1, h), max(x0, 0):min(x1, w)]
-    return int(cv2.resize(region, (size, size), interpolation=cv2.INTER_AREA).sum() > 0)
+    s = size / side
+    matrix = np.array([[s, 0.0, -s * x0 - 0.5], [0.0, s, -s * y0 - 0.5]])
+    crop = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR)
+    return int(crop.shape[0] == size)
 
 
-def bare_loop(pts_files: list[Path], workers: int, size: int, margin: float) -> float:
-    from landmark_fusion.crop import square_box
-    from landmark_fusion.sources.pts import read_pts
+def run_bare(tasks_path: Path, workers: int) -> None:
+    from multiprocessing import get_context
 
-    tasks = []
-    for pts in pts_files:
-        points = read_pts(pts, 68) - 1.0
-        x0, y0, side = square_box(points, np.ones(68, bool), margin)
-        box = (int(x0), int(y0), int(x0 + side), int(y0 + side))
-        tasks.append((str(pts.with_suffix(".jpg")), box, size))
-    started = time.perf_counter()
+    tasks = [tuple(task) for task in json.loads(tasks_path.read_text())]
     with get_context("fork").Pool(workers, initializer=_bare_init) as pool:
         done = sum(pool.imap(bare_one, tasks, chunksize=8))
-    elapsed = time.perf_counter() - started
     assert done == len(tasks)
-    return len(tasks) / elapsed
 
 
-def fuse_build(root: Path, out: Path, workers: int, size: int, margin: float, count: int) -> float:
-    from landmark_fusion.build import BuildSettings, build_shards
-    from landmark_fusion.roots import Root
+# -- the layouts ----------------------------------------------------------------------------------
+def copy_300w(samples: Path, root: Path, faces: int) -> None:
+    """The real LFPW ``.pts`` + PNG samples, copied until there are ``faces`` of them."""
+    originals = sorted((samples / "300W" / "lfpw" / "trainset").glob("*.pts"))
+    folder = root / "lfpw" / "trainset"
+    folder.mkdir(parents=True)
+    for i in range(faces):
+        pts = originals[i % len(originals)]
+        stem = f"{pts.stem}_copy{i:05d}"
+        shutil.copyfile(pts, folder / f"{stem}.pts")
+        shutil.copyfile(pts.with_suffix(".png"), folder / f"{stem}.png")
 
-    settings = BuildSettings(crop_size=size, margin=margin, workers=workers, progress=False)
+
+def write_large(realdata: Path, root: Path, faces: int) -> None:
+    """AFLW2000-3D photos upscaled ``UPSCALE`` times as a 300W root (see the module docstring)."""
+    import cv2
+    import scipy.io
+
+    from landmark_fusion.sources.pts import format_pts
+
+    folder = root / "afw"
+    folder.mkdir(parents=True)
+    mats = sorted((realdata / "aflw2000_3d" / "AFLW2000").glob("*.mat"))[:faces]
+    for mat in mats:
+        image = cv2.imread(str(mat.with_suffix(".jpg")), cv2.IMREAD_COLOR)
+        big = cv2.resize(image, None, fx=UPSCALE, fy=UPSCALE, interpolation=cv2.INTER_CUBIC)
+        points = scipy.io.loadmat(str(mat), variable_names=["pt3d_68"])["pt3d_68"][:2].T - 1.0
+        # 0-based pixel centres: x' = UPSCALE·x + (UPSCALE - 1)/2; .pts are 1-based
+        points = UPSCALE * points + (UPSCALE - 1) / 2.0
+        cv2.imwrite(str(folder / f"{mat.stem}.jpg"), big, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        (folder / f"{mat.stem}.pts").write_text(format_pts(points + 1.0), encoding="utf-8")
+
+
+def prepare(layout: str, realdata: Path, samples: Path, tmp: Path, faces: int) -> Path:
+    """The root folder of ``layout`` (made in ``tmp`` where it is not a real database)."""
+    if layout in ("300w_lp", "aflw", "aflw2000_3d"):
+        return realdata / layout
+    root = tmp / layout
+    if layout == "300w":
+        copy_300w(samples, root, faces)
+    else:
+        write_large(realdata, root, faces)
+    return root
+
+
+def bare_tasks(database: str, root: Path, faces: int, size: int, margin: float
+               ) -> list[tuple[str, float, float, float, int]]:
+    """``(image, x0, y0, side, size)`` of the first ``faces`` items, as the reader reads them."""
+    from landmark_fusion.crop import square_box
+    from landmark_fusion.sources import get_source
+    from landmark_fusion.sources.base import RawFace
+
+    reader = get_source(database)(root)
+    tasks = []
+    for item in islice((i for i in reader.items() if not hasattr(i, "reason")), faces):
+        for face in reader.read(item):
+            if isinstance(face, RawFace):
+                x0, y0, side = square_box(face.points, face.visible, margin)
+                tasks.append((str(face.image_path), x0, y0, side, size))
+    return tasks
+
+
+def timed(command: list[str]) -> float:
     started = time.perf_counter()
-    report = build_shards([Root("300w", root)], out, settings)
-    elapsed = time.perf_counter() - started
-    assert report.total_kept == count, report.table()
-    return count / elapsed
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=600)
-    parser.add_argument("--width", type=int, default=600)
-    parser.add_argument("--height", type=int, default=450)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--layouts", default=",".join(LAYOUTS))
+    parser.add_argument("--faces", type=int, default=2000, help="work items per layout")
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--size", type=int, default=160)
     parser.add_argument("--margin", type=float, default=0.25)
-    parser.add_argument("--repeats", type=int, default=5, help="alternating runs of each")
+    parser.add_argument("--repeats", type=int, default=3, help="alternating runs of each")
+    parser.add_argument("--realdata", type=Path, default=Path("/work/realdata"))
+    parser.add_argument("--samples", type=Path,
+                        default=Path(__file__).resolve().parents[1] / ".." / "shared" / "samples")
+    parser.add_argument("--build-args", default="", help="more fuse build options")
+    parser.add_argument("--bare", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "300W"
-        pts_files = write_dataset(root, args.images, args.width, args.height)
-        bare_loop(pts_files[:16], args.workers, args.size, args.margin)  # warm the page cache
-        bare, build = [], []
-        for run in range(args.repeats):
-            bare.append(bare_loop(pts_files, args.workers, args.size, args.margin))
-            build.append(fuse_build(root, Path(tmp) / f"fused{run}.h5", args.workers, args.size,
-                                    args.margin, args.images))
-    pairs = [b / a for a, b in zip(bare, build)]
-    print(f"images: {args.images} ({args.width}x{args.height} JPEG), workers: {args.workers}, "
-          f"crop: {args.size}, {args.repeats} alternating runs of each")
-    print(f"{'run':<5}{'bare images/s':>15}{'build images/s':>16}{'ratio':>8}")
-    for run, (a, b, r) in enumerate(zip(bare, build, pairs), 1):
-        print(f"{run:<5}{a:>15.1f}{b:>16.1f}{r:>8.2f}")
-    print(f"best bare decode+crop+resize: {max(bare):8.1f} images/s")
-    print(f"best fuse build (HDF5):       {max(build):8.1f} images/s")
-    print(f"ratio of the bests:           {max(build) / max(bare):8.2f}")
-    print(f"median of the run ratios:     {float(np.median(pairs)):8.2f}")
+    if args.bare is not None:
+        run_bare(args.bare, args.workers)
+        return
+    layouts = [name.strip() for name in args.layouts.split(",") if name.strip()]
+    fuse = shutil.which("fuse") or "fuse"
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        for layout in layouts:
+            database = DATABASE[layout]
+            root = prepare(layout, args.realdata, args.samples, tmp, args.faces)
+            roots_file = tmp / f"{layout}.roots.yaml"
+            roots_file.write_text(f"{database}: {json.dumps(str(root))}\n")
+            tasks = bare_tasks(database, root, args.faces, args.size, args.margin)
+            tasks_file = tmp / f"{layout}.tasks.json"
+            tasks_file.write_text(json.dumps(tasks))
+            bare_cmd = [sys.executable, __file__, "--bare", str(tasks_file),
+                        "--workers", str(args.workers)]
+            out = tmp / f"{layout}.h5"
+            build_cmd = [fuse, "build", "--roots", str(roots_file), "--sources", database,
+                         "--out", str(out), "--workers", str(args.workers), "--limit", str(args.faces),
+                         "--crop-size", str(args.size), "--margin", str(args.margin),
+                         "--no-progress", "--overwrite", *shlex.split(args.build_args)]
+            timed(bare_cmd)  # page cache and imports warm for both sides
+            pairs = []
+            for _ in range(args.repeats):
+                bare = timed(bare_cmd)
+                build = timed(build_cmd)
+                pairs.append((bare, build))
+            report = json.loads((tmp / f"{layout}.h5.report.json").read_text())
+            kept = int(report["total_kept"]) if "total_kept" in report else len(tasks)
+            rows.append((layout, len(tasks), kept, pairs))
+            print(f"{layout}: {len(tasks)} faces, pairs (bare s, build s): "
+                  + ", ".join(f"{a:.2f}/{b:.2f}" for a, b in pairs), flush=True)
+            if root.is_relative_to(tmp):
+                shutil.rmtree(root)
+    print(f"\nworkers: {args.workers}, crop: {args.size}, {args.repeats} alternating runs of each, "
+          f"whole commands (start-up included); build options: {args.build_args or '(defaults)'}")
+    print(f"{'layout':<13}{'faces':>7}{'kept':>7}{'bare faces/s':>14}{'build faces/s':>15}"
+          f"{'best ratio':>12}{'median ratio':>14}")
+    for layout, faces, kept, pairs in rows:
+        ratios = [a / b for a, b in pairs]
+        best_bare, best_build = min(a for a, _ in pairs), min(b for _, b in pairs)
+        print(f"{layout:<13}{faces:>7}{kept:>7}{faces / best_bare:>14.0f}{faces / best_build:>15.0f}"
+              f"{best_bare / best_build:>12.2f}{float(np.median(ratios)):>14.2f}")
 
 
 if __name__ == "__main__":

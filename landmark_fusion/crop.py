@@ -11,6 +11,12 @@ The box is the square around the box of the visible landmarks, same centre, side
 black (constant 0 border). When the crop shrinks the image by 2× or more, the region is first
 reduced with area averaging (``cv2.INTER_AREA``) and then warped bilinearly, so that crops of large
 images are not aliased.
+
+A JPEG may be decoded at ``1/r`` of its size (``r`` = 2, 4, 8: libjpeg's DCT scaling, far cheaper
+than a full decode) when the box still spans at least ``size`` pixels of the reduced image
+(:func:`reduction_for`); :func:`crop_box_image` then takes the same box from the reduced pixels,
+reduced pixel ``i'`` being the mean of full pixels ``r·i' .. r·i' + r − 1``, centre
+``r·i' + (r − 1)/2``. The maps between crop and image stay those of the full image.
 """
 from __future__ import annotations
 
@@ -128,18 +134,41 @@ def compose_affine(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
     return (full_outer @ full_inner)[:2]
 
 
+#: The decode reductions a crop may ask for, largest first.
+REDUCTIONS = (8, 4, 2)
+
+
+def reduction_for(side: float, size: int) -> int:
+    """The largest decode reduction (8, 4, 2, else 1) that leaves a ``side``-px box at least
+    ``size`` pixels wide, so that the crop is never upsampled from reduced pixels."""
+    for factor in REDUCTIONS:
+        if side >= factor * size:
+            return factor
+    return 1
+
+
+def reduced_box(x0: float, y0: float, side: float, reduction: int) -> tuple[float, float, float]:
+    """The box ``(x0, y0, side)`` of full-image pixel centres in a ``1/reduction`` image's pixels."""
+    if reduction == 1:  # the very same numbers (a full decode's crop is unchanged bit for bit)
+        return x0, y0, side
+    r = float(reduction)
+    return (x0 + 0.5) / r - 0.5, (y0 + 0.5) / r - 0.5, side / r
+
+
 def crop_box_image(image: np.ndarray, x0: float, y0: float, side: float,
-                   size: int = DEFAULT_SIZE) -> Crop:
+                   size: int = DEFAULT_SIZE, reduction: int = 1) -> Crop:
     """Resample the square box ``(x0, y0, side)`` of ``image`` to a ``size``-px crop.
 
-    Works on any channel order (the pixels are only resampled).
+    ``reduction``: ``image`` is the full image decoded at ``1/reduction`` of its size; the box and
+    the returned maps are in the full image's pixels. Works on any channel order (the pixels are
+    only resampled).
     """
     import cv2
 
     s = size / side
     matrix = box_transform(x0, y0, side, size)
     inverse = np.array([[1.0 / s, 0.0, x0 + 0.5 / s], [0.0, 1.0 / s, y0 + 0.5 / s]])
-    prepared = _prepare_source(image, x0, y0, side, size)
+    prepared = _prepare_source(image, *reduced_box(x0, y0, side, reduction), size)
     if prepared is None:
         pixels = np.zeros((size, size, *image.shape[2:]), image.dtype)
         return Crop(pixels, matrix, inverse, s)

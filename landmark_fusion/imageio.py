@@ -3,6 +3,8 @@
 The header is read first (Pillow opens files lazily), so an image over the pixel limit is refused
 before any pixel is decoded. Truncated files are caught by their missing end marker (JPEG ``FFD9``,
 PNG ``IEND``): OpenCV decodes the readable part of a truncated JPEG and returns it without error.
+A JPEG can be decoded at 1/2, 1/4 or 1/8 of its size (:func:`decode_image`) where only a small
+crop of it is needed.
 """
 from __future__ import annotations
 
@@ -84,6 +86,58 @@ def header_size(data: bytes, path: Path | str) -> tuple[int, int]:
     return int(width), int(height)
 
 
+#: Decode reductions libjpeg's DCT scaling offers through OpenCV (factor → imread flag name).
+REDUCED_FLAGS = {2: "IMREAD_REDUCED_COLOR_2", 4: "IMREAD_REDUCED_COLOR_4", 8: "IMREAD_REDUCED_COLOR_8"}
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SourceError("missing_image", f"{path}: image file not found") from None
+    except IsADirectoryError:
+        raise SourceError("missing_image", f"{path}: is a directory, not an image") from None
+    except OSError as error:
+        raise SourceError("corrupt_image", f"{path}: cannot read ({error})") from None
+    if not data:
+        raise SourceError("corrupt_image", f"{path}: empty file")
+    return data
+
+
+def decode_image(path: Path | str, max_pixels: int = DEFAULT_MAX_PIXELS, reduction: int = 1
+                 ) -> tuple[np.ndarray, int, tuple[int, int]]:
+    """Decode ``path`` in OpenCV's BGR order, a JPEG at ``1/reduction`` of its size where asked.
+
+    Returns ``(pixels, applied reduction, (width, height) of the full image)``. ``reduction`` 2, 4
+    or 8 is applied to JPEG files only (libjpeg scales while decoding, which costs a fraction of a
+    full decode; the result is ``ceil(width / r) x ceil(height / r)`` pixels, reduced pixel ``i``
+    covering full pixels ``r·i .. r·i + r − 1``); other formats and other values decode in full.
+    Errors as :func:`read_image`.
+    """
+    import cv2
+
+    path = Path(path)
+    data = _read_bytes(path)
+    width, height = header_size(data, path)
+    if width * height > max_pixels:
+        raise SourceError("image_too_large", f"{path}: {width}x{height} exceeds {max_pixels} pixels")
+    _check_complete(data, path)
+    if reduction not in REDUCED_FLAGS or data[:2] != b"\xff\xd8":
+        reduction = 1
+    # Stored pixel frame, EXIF orientation ignored: annotations and the header size refer to it.
+    flags = getattr(cv2, REDUCED_FLAGS[reduction]) if reduction > 1 else cv2.IMREAD_COLOR
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), flags | cv2.IMREAD_IGNORE_ORIENTATION)
+    if image is None:
+        raise SourceError("corrupt_image", f"{path}: OpenCV could not decode the image")
+    expected = (-(-height // reduction), -(-width // reduction))
+    if image.shape[:2] != expected:
+        raise SourceError("corrupt_image", f"{path}: decoded {image.shape[1]}x{image.shape[0]}, "
+                                           f"header says {width}x{height}"
+                                           + (f" (1/{reduction}: {expected[1]}x{expected[0]})"
+                                              if reduction > 1 else ""))
+    return image, reduction, (width, height)
+
+
 def read_image(path: Path | str, max_pixels: int = DEFAULT_MAX_PIXELS, rgb: bool = True
                ) -> np.ndarray:
     """Decode ``path`` to an (H, W, 3) uint8 RGB array; grayscale becomes 3 channels, alpha is dropped.
@@ -96,27 +150,5 @@ def read_image(path: Path | str, max_pixels: int = DEFAULT_MAX_PIXELS, rgb: bool
     """
     import cv2
 
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise SourceError("missing_image", f"{path}: image file not found") from None
-    except IsADirectoryError:
-        raise SourceError("missing_image", f"{path}: is a directory, not an image") from None
-    except OSError as error:
-        raise SourceError("corrupt_image", f"{path}: cannot read ({error})") from None
-    if not data:
-        raise SourceError("corrupt_image", f"{path}: empty file")
-    width, height = header_size(data, path)
-    if width * height > max_pixels:
-        raise SourceError("image_too_large", f"{path}: {width}x{height} exceeds {max_pixels} pixels")
-    _check_complete(data, path)
-    # Stored pixel frame, EXIF orientation ignored: annotations and the header size refer to it.
-    flags = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
-    if image is None:
-        raise SourceError("corrupt_image", f"{path}: OpenCV could not decode the image")
-    if image.shape[:2] != (height, width):
-        raise SourceError("corrupt_image", f"{path}: decoded {image.shape[1]}x{image.shape[0]}, "
-                                           f"header says {width}x{height}")
+    image = decode_image(path, max_pixels)[0]
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if rgb else image

@@ -121,7 +121,8 @@ def plan_grow(files: BuildFiles, operation: Grow, source_names: list[str],
     if names != source_names[:len(names)]:
         raise GrowError(f"{out} numbers its databases {names}, this version {source_names}: the "
                         "source codes would disagree; build the set again")
-    for key in ("landmark_names", "scheme_names", "crop_size", "margin"):
+    for key in ("landmark_names", "scheme_names", "crop_size", "margin", "crop_encoding",
+                "jpeg_quality"):
         if earlier.get(key) != attributes.get(key):
             raise GrowError(f"{out} was built with other {key.replace('_', ' ')} "
                             f"({_short(earlier.get(key))}, this build: {_short(attributes.get(key))}); "

@@ -30,6 +30,7 @@ from ..paths import correspondences_dir, using_correspondences
 from ..progress import progress
 from ..roots import Root
 from ..shards import ShardInfo, create_writer, output_format
+from ..shards.crops import encoding_attributes
 from ..sources import SOURCES
 from ..splits import DeclaredSplits
 from ..correspondence import SCHEMES_DIR, VOCABULARY_FILE, canonical_landmarks, list_schemes
@@ -176,6 +177,7 @@ def _build(roots: list[Root], files: BuildFiles, settings: BuildSettings, fmt: s
     record = correspondence_record(folder)
     info = ShardInfo(list(landmark_names), list(SOURCES), schemes, settings.crop_size,
                      settings.margin)
+    info.extra.update(encoding_attributes(settings.crop_encoding, settings.jpeg_quality))
     plan = plan_grow(files, grow, list(SOURCES), info.to_attrs()) if grow is not None else None
     read = [root for root in roots if grow is None or root.name in grow.reads]
     splits = DeclaredSplits.for_roots(read)  # roots.yaml ``split:``, fixed before any row

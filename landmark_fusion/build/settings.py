@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..crop import DEFAULT_MARGIN, DEFAULT_SIZE
+from ..shards.crops import DEFAULT_JPEG_QUALITY, RAW
 from ..sources.base import DEFAULT_MAX_PIXELS
 
 
@@ -26,3 +27,6 @@ class BuildSettings:
     resume: bool = False              # go on from an interrupted build of the same output (resume.py)
     engine: str = "local"             # where the work runs: "local" (this machine) or "ray"
     ray_address: str | None = None    # the Ray cluster to use (engine "ray"; None: a local one)
+    reduced_decode: bool = True       # decode a JPEG at 1/2, 1/4 or 1/8 where its crops allow (crop.py)
+    crop_encoding: str = RAW          # how the shards store the crops: "raw" or "jpeg" (shards/crops.py)
+    jpeg_quality: int = DEFAULT_JPEG_QUALITY  # JPEG crops only

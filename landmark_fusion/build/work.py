@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from .. import unify as unify_module
-from ..crop import box_around, crop_box_image, extent_norm_size, landmark_extent
-from ..imageio import read_image
+from ..crop import box_around, crop_box_image, extent_norm_size, landmark_extent, reduction_for
+from ..imageio import decode_image
 from ..lifetime import end_with
 from ..paths import use_correspondences
 from ..roots import Root
@@ -38,6 +38,7 @@ from .allocator import reuse_large_buffers
 from .context import WorkerContext
 from .crop_ring import CropRing
 from .results import ChunkResult, internal_error, item_label
+from .settings import BuildSettings
 
 #: Reason of a face none of whose visible points has a canonical name.
 NO_CANONICAL_POINTS = "no_canonical_points"
@@ -101,22 +102,25 @@ def scheme_size(scheme: str) -> int:
     return load_scheme(scheme).num_points
 
 
-def make_sample(face: RawFace, image: np.ndarray, context: WorkerContext, bgr: bool = False
-                ) -> Sample:
+def make_sample(face: RawFace, image: np.ndarray, context: WorkerContext, bgr: bool = False,
+                reduction: int = 1, full_size: tuple[int, int] | None = None) -> Sample:
     """Crop and unify one face of a decoded image into a shard row.
 
     ``bgr``: the image is in OpenCV's BGR order; only the crop is converted to RGB.
+    ``reduction``: the image was decoded at ``1/reduction`` of its ``full_size`` (width, height),
+    the frame the face's points are in.
     """
     import cv2
 
     settings = context.settings
-    height, width = image.shape[:2]
+    if full_size is None:
+        full_size = (image.shape[1], image.shape[0])
     points = np.asarray(face.points, dtype=np.float64)
     visible = np.asarray(face.visible, dtype=bool)
-    check_points(points, visible, scheme_size(face.scheme), face.image_path,
-                 image_size=(width, height))
+    check_points(points, visible, scheme_size(face.scheme), face.image_path, image_size=full_size)
     extent = landmark_extent(points, visible)
-    crop = crop_box_image(image, *box_around(extent, settings.margin), settings.crop_size)
+    crop = crop_box_image(image, *box_around(extent, settings.margin), settings.crop_size,
+                          reduction=reduction)
     in_crop = points * crop.scale + crop.image_to_crop[:, 2]  # the crop map is a pure scale + shift
     targets, mask = unify(in_crop, visible, face.scheme, context.landmark_names)
     if not mask.any():
@@ -137,31 +141,61 @@ def make_sample(face: RawFace, image: np.ndarray, context: WorkerContext, bgr: b
     )
 
 
+def face_reduction(face: RawFace, settings: BuildSettings) -> int:
+    """The decode reduction one face's crop allows (1 where its points give no usable box: the
+    checks of :func:`make_sample` then name what is wrong)."""
+    try:
+        visible = np.asarray(face.visible, dtype=bool)
+        side = box_around(landmark_extent(np.asarray(face.points, dtype=np.float64), visible),
+                          settings.margin)[2]
+    except (ValueError, TypeError, IndexError):
+        return 1
+    return reduction_for(side, settings.crop_size) if math.isfinite(side) else 1
+
+
+def image_reductions(records: list[RawFace | Rejected], settings: BuildSettings) -> dict[Path, int]:
+    """Per image, the decode reduction all its faces allow (the smallest of theirs); 1 for every
+    image when ``settings.reduced_decode`` is off."""
+    reductions: dict[Path, int] = {}
+    for record in records:
+        if isinstance(record, RawFace):
+            wanted = face_reduction(record, settings) if settings.reduced_decode else 1
+            reductions[record.image_path] = min(wanted, reductions.get(record.image_path, wanted))
+    return reductions
+
+
 def process_item(name: str, item: Any, context: WorkerContext) -> list[Sample | Rejected]:
-    """Read one work item and turn each of its faces into a row or a rejection."""
+    """Read one work item and turn each of its faces into a row or a rejection.
+
+    Each image is decoded once for all its faces, at the reduction they all allow."""
     try:
         records = list(_reader(name).read(item))
     except SourceError as error:
         return [Rejected(name, item_label(item), error.reason, error.detail)]
     except Exception as error:  # noqa: BLE001 - a reader bug rejects the item, not the build
         return [internal_error(name, item_label(item), error)]
-    images: dict[Path, np.ndarray | SourceError] = {}
+    settings = context.settings
+    reductions = image_reductions(records, settings)
+    images: dict[Path, tuple[np.ndarray, int, tuple[int, int]] | SourceError] = {}
     out: list[Sample | Rejected] = []
     for record in records:
         if isinstance(record, Rejected):
             out.append(record)
             continue
         try:
-            image = images.get(record.image_path)
-            if image is None:
+            decoded = images.get(record.image_path)
+            if decoded is None:
                 try:
-                    image = read_image(record.image_path, context.settings.max_pixels, rgb=False)
+                    decoded = decode_image(record.image_path, settings.max_pixels,
+                                           reductions[record.image_path])
                 except SourceError as error:
-                    image = error
-                images[record.image_path] = image
-            if isinstance(image, SourceError):
-                raise image
-            out.append(make_sample(record, image, context, bgr=True))
+                    decoded = error
+                images[record.image_path] = decoded
+            if isinstance(decoded, SourceError):
+                raise decoded
+            image, reduction, full_size = decoded
+            out.append(make_sample(record, image, context, bgr=True, reduction=reduction,
+                                   full_size=full_size))
         except SourceError as error:
             out.append(Rejected(record.source, record.sample_id, error.reason, error.detail))
         except Exception as error:  # noqa: BLE001

@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from .base import ShardSet
+from .crops import JPEG, crop_encoding, decode_crops, encode_crops
 from .schema import ARRAY_FIELDS, STRING_FIELDS, ShardInfo
 
 #: Rows per chunk of the small per-row fields (images are chunked one per row).
@@ -22,6 +23,8 @@ SMALL_FIELDS = tuple(name for name in (*ARRAY_FIELDS, *STRING_FIELDS) if name !=
 IMAGE_GROW_ROWS = 1024
 #: Chunk cache per open file (bytes): keeps the small fields' recent chunks decoded.
 CHUNK_CACHE = 32 * 1024 * 1024
+#: Rows per chunk of JPEG-encoded images (a variable-length byte dataset).
+JPEG_CHUNK = 64
 
 
 class HDF5Writer:
@@ -33,10 +36,15 @@ class HDF5Writer:
         self.path = Path(path)
         self.info = info
         self.rows = 0
+        encoding, self._quality = crop_encoding(info.extra)
         self._direct = compression is None  # raw image chunks go to the file as they are
         self._file = h5py.File(self.path, "w")
         size, count = info.crop_size, len(info.landmark_names)
         for name, (dtype, shape_of) in ARRAY_FIELDS.items():
+            if name == "images" and encoding == JPEG:  # one JPEG file's bytes per row
+                self._file.create_dataset(name, shape=(0,), maxshape=(None,), chunks=(JPEG_CHUNK,),
+                                          dtype=h5py.vlen_dtype(np.uint8))
+                continue
             shape = shape_of(size, count)
             chunk_rows = 1 if name == "images" else SMALL_CHUNK
             self._file.create_dataset(name, shape=(0, *shape), maxshape=(None, *shape), dtype=dtype,
@@ -77,7 +85,15 @@ class HDF5Writer:
         if stop > self._images_capacity:  # grow in large steps; ``close`` trims the excess
             self._images_capacity = max(stop, 2 * self._images_capacity, IMAGE_GROW_ROWS)
             images.resize(self._images_capacity, axis=0)
-        if self._direct:  # one chunk per row: skip HDF5's selection and chunk-cache machinery
+        if self._quality is not None:
+            encoded = np.empty(n, dtype=object)
+            for row, blob in enumerate(encode_crops(batch["images"], self._quality)):
+                encoded[row] = np.frombuffer(blob, np.uint8)
+            if n == 1:  # h5py would broadcast a one-row object array's bytes over the row
+                images[start] = encoded[0]
+            else:
+                images[start:stop] = encoded
+        elif self._direct:  # one chunk per row: skip HDF5's selection and chunk-cache machinery
             pixels = np.ascontiguousarray(batch["images"], dtype=np.uint8)
             for row in range(n):
                 images.id.write_direct_chunk((start + row, 0, 0, 0), pixels[row])
@@ -146,6 +162,7 @@ class HDF5ShardSet(ShardSet):
     def __init__(self, path) -> None:
         super().__init__(path)
         self._file = None
+        self._jpeg = False
 
     def _handle_attributes(self) -> Sequence[str]:
         return ("_file",)
@@ -156,6 +173,7 @@ class HDF5ShardSet(ShardSet):
         self._file = h5py.File(self.path, "r", rdcc_nbytes=CHUNK_CACHE)
         self._info = read_info(self._file.attrs)
         self._length = int(self._file["images"].shape[0])
+        self._jpeg = crop_encoding(self._info.extra)[0] == JPEG
 
     def close(self) -> None:
         if self._file is not None:
@@ -180,12 +198,19 @@ class HDF5ShardSet(ShardSet):
                 values = dataset[int(rows[0]):int(rows[-1]) + 1]
             else:
                 values = dataset[rows]
-            out[name] = np.asarray(values, dtype=object) if name in STRING_FIELDS else values
+            out[name] = self._values(name, values)
         return out
+
+    def _values(self, name: str, values: np.ndarray) -> np.ndarray:
+        """Stored values as the field's arrays: strings as objects, JPEG crops decoded."""
+        if name in STRING_FIELDS:
+            return np.asarray(values, dtype=object)
+        if name == "images" and self._jpeg:
+            return decode_crops(values, self.info.crop_size)
+        return values
 
     def _read_range(self, start: int, stop: int, fields: Sequence[str]) -> dict[str, np.ndarray]:
         out = {}
         for name in fields:
-            values = self._dataset(name)[start:stop]
-            out[name] = np.asarray(values, dtype=object) if name in STRING_FIELDS else values
+            out[name] = self._values(name, self._dataset(name)[start:stop])
         return out

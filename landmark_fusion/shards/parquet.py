@@ -1,7 +1,8 @@
 """A Parquet shard set: a folder of ``part-NNNNN.parquet`` files with the same fields as HDF5.
 
 Images are stored raw (``fixed_size_binary`` of S·S·3 bytes, uncompressed): lossless, and a row
-decodes with one memory copy. Row groups are small (:data:`ROW_GROUP_ROWS` rows, about 1.2 MB at
+decodes with one memory copy; a set built with ``--crop-encoding jpeg`` stores each as a JPEG
+file's bytes (``binary``, :mod:`.crops`), decoded by the reader. Row groups are small (:data:`ROW_GROUP_ROWS` rows, about 1.2 MB at
 S=160) so that a random read touches little data; the other columns are zstd-compressed.
 Every file's schema metadata (key ``landmark_fusion``) holds the JSON of the file attributes.
 
@@ -23,6 +24,7 @@ from typing import Sequence
 import numpy as np
 
 from .base import ShardSet
+from .crops import JPEG, crop_encoding, decode_crops, encode_crops
 from .manifest import read_manifest
 from .schema import ARRAY_FIELDS, FIELDS, STRING_FIELDS, ShardInfo
 
@@ -41,8 +43,9 @@ def arrow_schema(info: ShardInfo):
     import pyarrow as pa
 
     size, count = info.crop_size, len(info.landmark_names)
+    jpeg = crop_encoding(info.extra)[0] == JPEG
     fields = [
-        pa.field("images", pa.binary(size * size * 3)),
+        pa.field("images", pa.binary() if jpeg else pa.binary(size * size * 3)),
         pa.field("landmarks", pa.list_(pa.float32(), count * 2)),
         pa.field("mask", pa.list_(pa.bool_(), count)),
         pa.field("source", pa.int16()),
@@ -56,15 +59,17 @@ def arrow_schema(info: ShardInfo):
     return pa.schema(fields, metadata={METADATA_KEY: json.dumps(info.to_attrs()).encode()})
 
 
-def to_table(batch: dict[str, np.ndarray], schema):
-    """Arrow table of one column batch."""
+def to_table(batch: dict[str, np.ndarray], schema, jpeg_quality: int | None = None):
+    """Arrow table of one column batch (crops JPEG-encoded at ``jpeg_quality`` when given)."""
     import pyarrow as pa
 
     n = len(batch["images"])
     columns = []
     for field in schema:
         values = batch[field.name]
-        if field.name == "images":  # a copy: Arrow keeps the buffer, the caller may reuse its array
+        if field.name == "images" and jpeg_quality is not None:
+            column = pa.array(encode_crops(values, jpeg_quality), type=pa.binary())
+        elif field.name == "images":  # a copy: Arrow keeps the buffer, the caller may reuse its array
             flat = np.array(values, dtype=np.uint8, order="C").reshape(-1)
             column = pa.FixedSizeBinaryArray.from_buffers(field.type, n, [None, pa.py_buffer(flat)])
         elif pa.types.is_fixed_size_list(field.type):
@@ -108,6 +113,7 @@ class ParquetWriter:
         self.rows_per_shard = rows_per_shard
         self.row_group_rows = row_group_rows
         self._schema = arrow_schema(info)
+        self._quality = crop_encoding(info.extra)[1]
         self._writer = None
         self._shard_rows = 0
         self._shards = first_part
@@ -194,7 +200,7 @@ class ParquetWriter:
         n = len(batch["images"])
         if n == 0:
             return
-        self._pending.append(to_table(batch, self._schema))
+        self._pending.append(to_table(batch, self._schema, self._quality))
         self._pending_rows += n
         self.rows += n
         if self._pending_rows >= self.row_group_rows:
@@ -217,14 +223,26 @@ class ParquetWriter:
             self._writer = None
 
 
-def column_to_numpy(column, name: str, info: ShardInfo) -> np.ndarray:
-    """A numpy array (rows first) from an Arrow column of the shard schema."""
+def column_to_numpy(column, name: str, info: ShardInfo, decode: bool = True) -> np.ndarray:
+    """A numpy array (rows first) from an Arrow column of the shard schema.
+
+    ``decode=False`` leaves JPEG crops encoded: an object array of each row's bytes, for
+    :func:`~.crops.decode_crops` once the rows wanted are picked."""
     import pyarrow as pa
 
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
     n = len(column)
     size, count = info.crop_size, len(info.landmark_names)
+    if name == "images" and not pa.types.is_fixed_size_binary(column.type):  # JPEG crops
+        if n == 0:
+            return np.zeros((0, size, size, 3), dtype=np.uint8)
+        offsets = np.frombuffer(column.buffers()[1], dtype=np.int32)[column.offset:column.offset + n + 1]
+        data = np.frombuffer(column.buffers()[2], dtype=np.uint8)
+        blobs = np.empty(n, dtype=object)
+        for i in range(n):
+            blobs[i] = data[offsets[i]:offsets[i + 1]]
+        return decode_crops(blobs, size) if decode else blobs
     if name == "images":
         width = size * size * 3
         data = np.frombuffer(column.buffers()[1], dtype=np.uint8)
@@ -330,7 +348,9 @@ class ParquetShardSet(ShardSet):
             return hit
         f_index, g = self._group_ids[group]
         table = self._parquet_file(f_index).read_row_group(g, columns=list(fields))
-        data = {name: column_to_numpy(table.column(name), name, self.info) for name in fields}
+        # JPEG crops stay encoded in the cache: only the rows asked for are decoded
+        data = {name: column_to_numpy(table.column(name), name, self.info, decode=False)
+                for name in fields}
         self._cache[key] = data
         if len(self._cache) > ROW_GROUP_CACHE:
             self._cache.popitem(last=False)
@@ -345,7 +365,10 @@ class ParquetShardSet(ShardSet):
             data = self._row_group(int(group), fields)
             for name in fields:
                 parts[name].append(data[name][selected])
-        return {name: self._concat(name, values) for name, values in parts.items()}
+        out = {name: self._concat(name, values) for name, values in parts.items()}
+        if "images" in out and out["images"].dtype == object:
+            out["images"] = decode_crops(out["images"], self.info.crop_size)
+        return out
 
     def _concat(self, name: str, values: list[np.ndarray]) -> np.ndarray:
         if values:

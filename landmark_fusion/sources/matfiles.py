@@ -15,6 +15,7 @@ from typing import Mapping
 import numpy as np
 
 from .base import SourceError
+from .mat5 import read_numeric
 
 #: A required shape: a tuple of ints, ``None`` in a slot accepts any length there.
 Shape = tuple[int | None, ...]
@@ -29,23 +30,27 @@ def load_mat(path: Path | str, required: Mapping[str, Shape],
              notes: list[str] | None = None) -> dict[str, np.ndarray]:
     """Load the ``required`` (and any present ``optional``) numeric arrays of a ``.mat`` file.
 
+    Only these variables are decoded: plain numeric MATLAB 5 files are walked by :mod:`.mat5`,
+    anything else is read with ``scipy.io.loadmat(variable_names=...)``.
+
     Returns ``{key: array}`` holding only the requested keys. Every failure is a
     :class:`SourceError`: ``missing_annotation`` if the file does not exist, otherwise
     ``corrupt_annotation`` with a detail naming the file and, where it applies, the key. With a
     ``notes`` list, an optional key of the wrong type or shape is left out of the result and
     described in ``notes`` instead.
     """
-    import scipy.io
-
     path = Path(path)
     optional = dict(optional or {})
-    if not path.is_file():
-        raise SourceError("missing_annotation", f"{path}: file not found")
+    names = list(required) + list(optional)
     try:
-        content = scipy.io.loadmat(str(path), variable_names=list(required) + list(optional))
-    except Exception as error:  # scipy raises many types on damaged bytes (ValueError, OSError, zlib.error, ...)
-        raise SourceError("corrupt_annotation",
-                          f"{path}: cannot be read as a MAT file ({type(error).__name__}: {error})")
+        data = path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise SourceError("missing_annotation", f"{path}: file not found") from None
+    except OSError as error:
+        raise SourceError("corrupt_annotation", f"{path}: cannot read ({error})") from None
+    content = read_numeric(data, names)
+    if content is None:  # not a plain numeric MATLAB 5 file: scipy reads it (and names what is wrong)
+        content = _scipy_load(data, path, names)
 
     result: dict[str, np.ndarray] = {}
     for key, shape in [*required.items(), *optional.items()]:
@@ -67,6 +72,19 @@ def load_mat(path: Path | str, required: Mapping[str, Shape],
         else:
             notes.append(f"optional {problem}; left out")
     return result
+
+
+def _scipy_load(data: bytes, path: Path, names: list[str]) -> dict:
+    """``scipy.io.loadmat`` of the file's bytes, its failures as :class:`SourceError`."""
+    import io
+
+    import scipy.io
+
+    try:
+        return scipy.io.loadmat(io.BytesIO(data), variable_names=names)
+    except Exception as error:  # scipy raises many types on damaged bytes (ValueError, OSError, zlib.error, ...)
+        raise SourceError("corrupt_annotation",
+                          f"{path}: cannot be read as a MAT file ({type(error).__name__}: {error})")
 
 
 def save_mat(path: Path | str, arrays: Mapping[str, np.ndarray]) -> Path:

@@ -82,3 +82,33 @@ def test_outside_the_image_is_black_and_points_outside_are_allowed():
 def test_norm_size_is_sqrt_of_the_visible_box_area():
     points = np.array([[0.0, 0.0], [40.0, 10.0], [1e4, 1e4]])
     assert norm_size(points, np.array([True, True, False])) == pytest.approx(20.0)
+
+
+def test_crop_from_a_reduced_decode_matches_the_full_one(samples_dir):
+    import scipy.io
+
+    from landmark_fusion.crop import crop_box_image, reduction_for, square_box
+    from landmark_fusion.imageio import decode_image
+
+    folder = samples_dir / "AFLW2000-3D/AFLW2000"
+    for mat in sorted(folder.glob("*.mat")):
+        points = scipy.io.loadmat(mat)["pt3d_68"][:2].T - 1.0
+        box = square_box(points, np.ones(68, bool))
+        size = 48
+        factor = reduction_for(box[2], size)
+        assert factor >= 2  # these faces span well over 96 px
+        full = crop_box_image(decode_image(mat.with_suffix(".jpg"))[0], *box, size)
+        image, applied, _ = decode_image(mat.with_suffix(".jpg"), reduction=factor)
+        reduced = crop_box_image(image, *box, size, reduction=applied)
+        np.testing.assert_array_equal(reduced.image_to_crop, full.image_to_crop)
+        np.testing.assert_array_equal(reduced.crop_to_image, full.crop_to_image)
+        diff = np.abs(full.image.astype(int) - reduced.image.astype(int))
+        assert diff.mean() < 4.0, (mat.name, factor, diff.mean())
+
+
+def test_reduction_never_upsamples():
+    from landmark_fusion.crop import reduced_box, reduction_for
+
+    assert [reduction_for(side, 160) for side in (159, 320, 639, 640, 1280, 5000)] == [1, 2, 2, 4, 8, 8]
+    assert reduced_box(10.1, 20.3, 100.0, 1) == (10.1, 20.3, 100.0)
+    assert reduced_box(1.5, 3.5, 100.0, 2) == (0.5, 1.5, 50.0)

@@ -64,3 +64,26 @@ def test_fast_header_size_matches_pillow_on_real_samples(samples_dir):
     assert len(paths) > 20
     for path in paths:
         assert header_size(path.read_bytes(), path) == Image.open(path).size, path
+
+
+def test_reduced_decode_of_a_real_jpeg(samples_dir):
+    from landmark_fusion.imageio import decode_image
+
+    path = samples_dir / "AFLW2000-3D/AFLW2000/image00050.jpg"
+    full, applied, size = decode_image(path)
+    assert applied == 1 and size == (450, 450) and full.shape == (450, 450, 3)
+    for factor in (2, 4, 8):
+        image, applied, size = decode_image(path, reduction=factor)
+        side = -(-450 // factor)
+        assert applied == factor and size == (450, 450) and image.shape == (side, side, 3)
+        # libjpeg's scaled decode is close to the block means of the full decode
+        blocks = full[:450 // factor * factor, :450 // factor * factor].reshape(
+            450 // factor, factor, 450 // factor, factor, 3).mean(axis=(1, 3))
+        assert np.abs(blocks - image[:450 // factor, :450 // factor]).mean() < 3.0
+
+
+def test_reduced_decode_leaves_other_formats_whole(samples_dir):
+    from landmark_fusion.imageio import decode_image
+
+    image, applied, size = decode_image(samples_dir / "300W/lfpw/trainset/image_0001.png", reduction=4)
+    assert applied == 1 and image.shape[:2] == (size[1], size[0])
