@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import IO, Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
 
 #: Seconds between two lines of a bar written to a file or a pipe.
 LOG_INTERVAL = 30.0
@@ -102,7 +103,7 @@ class LogProgress:
         finally:
             self.close()
 
-    def __enter__(self) -> "LogProgress":
+    def __enter__(self) -> LogProgress:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -14,8 +14,9 @@ import os
 import struct
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 import numpy as np
 
@@ -138,7 +139,7 @@ class SafeNpz:
     def close(self) -> None:
         self._npz.close()
 
-    def __enter__(self) -> "SafeNpz":
+    def __enter__(self) -> SafeNpz:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -20,7 +20,8 @@ Training decodes only the landmark vertices (gathered rows of the bases); infere
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch

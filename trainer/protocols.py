@@ -9,9 +9,9 @@ prediction and a target are evaluated.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -73,8 +73,8 @@ class AFLWPlan:
 
 def aflw_plan(shard_names: Sequence[str], vertex_map: Mapping[str, int]) -> AFLWPlan:
     """The protocol's points for a shard set's landmark names and a canonical name → vertex map."""
-    from landmark_fusion.sources.aflw import SCHEME
     from landmark_fusion.correspondence import load_scheme
+    from landmark_fusion.sources.aflw import SCHEME
 
     names68 = load_scheme(PREDICTED_SCHEME).index_to_name
     aflw_names = load_scheme(SCHEME).index_to_name

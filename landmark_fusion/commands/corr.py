@@ -10,14 +10,22 @@ Commands that need a face model belong here too; they take the model with their 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import click
 
-from landmark_fusion.correspondence import (SCHEMES_DIR, VOCABULARY_FILE, CorrespondenceError, Scheme,
-                                            canonical_landmarks, list_schemes, load_scheme,
-                                            load_vocabulary, validate)
+from landmark_fusion.correspondence import (
+    SCHEMES_DIR,
+    VOCABULARY_FILE,
+    CorrespondenceError,
+    Scheme,
+    canonical_landmarks,
+    list_schemes,
+    load_scheme,
+    load_vocabulary,
+    validate,
+)
 from landmark_fusion.paths import ENV_VAR, correspondences_dir
 
 DOCS_BEGIN = "<!-- BEGIN GENERATED SCHEME LISTING (fuse corr docs) -->"

@@ -8,8 +8,8 @@ mapping gives twice, which a plain YAML load would silently collapse to the last
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import yaml
 

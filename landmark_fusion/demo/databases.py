@@ -15,9 +15,10 @@ expression portraits grouped by tester; LFW-74 250x250 crops; WFLW photos with a
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +34,7 @@ def demo_records() -> list[DatabaseRecord]:
                   key=lambda record: record.demo.rank)
 
 
-@lru_cache(maxsize=None)
+@cache
 def demo_database(name: str) -> DemoDatabase:
     """The :class:`DemoDatabase` of database ``name`` (its writer module is imported now)."""
     spec = find(name).demo

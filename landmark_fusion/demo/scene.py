@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..geometry import euler_to_rotation, project as weak_perspective, vertex_normals
+from ..geometry import euler_to_rotation, vertex_normals
+from ..geometry import project as weak_perspective
 from .renderer import Raster, compose, rasterize, shade_vertices
 from .synthetic_model import BROW, IRIS, LIPS, MOUTH, NOSTRIL, PUPIL, SCLERA, SKIN
 
@@ -22,7 +23,7 @@ from .synthetic_model import BROW, IRIS, LIPS, MOUTH, NOSTRIL, PUPIL, SCLERA, SK
 class FaceAssets:
     """What the demo renders: the model, canonical name → vertex, per-vertex materials."""
 
-    model: "object"             # landmark_fusion.facemodel.FaceModel
+    model: object             # landmark_fusion.facemodel.FaceModel
     table: dict[str, int]
     materials: np.ndarray       # (N,) int8
     size_mm: float              # face size (brow to chin) of the mean, in model units

@@ -345,7 +345,7 @@ def _materials(mean: np.ndarray, theta: np.ndarray) -> np.ndarray:
 class SyntheticFace:
     """The synthetic FaceModel together with what only a generated model knows."""
 
-    model: "object"            # landmark_fusion.facemodel.FaceModel
+    model: object            # landmark_fusion.facemodel.FaceModel
     table: dict[str, int]      # canonical name → vertex
     materials: np.ndarray      # (N,) int8, see MATERIAL_NAMES
     theta: np.ndarray          # (N,) azimuth of each vertex, degrees

@@ -3,7 +3,8 @@ numbered, so that a wrong vertex in a table is seen at a glance (`fuse corr show
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -43,8 +43,9 @@ from __future__ import annotations
 import math
 import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Protocol, Sequence, Union, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -84,7 +85,7 @@ REASONS = (
 #: every normalised error on such a face divides by (almost) zero.
 MIN_BOX_SIDE = 1.0
 
-ReadResult = Sequence[Union[RawFace, Rejected]]
+ReadResult = Sequence[RawFace | Rejected]
 
 
 class SourceError(Exception):

@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from trainer.evaluate import (evaluate, face_nme, make_row, mean_shape_baseline, point_errors, to_markdown,
-                              yaw_bucket)
+from trainer.evaluate import evaluate, face_nme, make_row, mean_shape_baseline, point_errors, to_markdown, yaw_bucket
 
 
 def test_yaw_buckets_put_beyond_90_in_the_last():

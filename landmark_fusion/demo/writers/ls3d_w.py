@@ -7,8 +7,8 @@ and the other test folders ``<folder>/<name>.{jpg,t7}``. Points are stored 0-bas
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

@@ -15,8 +15,8 @@ seen): ``pts_2d`` and ``pts_3d`` (68, 2) float64, 1-based.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

@@ -7,8 +7,8 @@ trailing space. Several faces of one image share its path (the image is written 
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 

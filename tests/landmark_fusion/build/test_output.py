@@ -13,8 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from landmark_fusion.build import BuildFailed, BuildSettings, build_shards
-from landmark_fusion.build.output import (BuildFiles, OutputError, commit, remove_stale,
-                                          temporary_path)
+from landmark_fusion.build.output import BuildFiles, OutputError, commit, remove_stale, temporary_path
 from landmark_fusion.commands import fuse
 from landmark_fusion.lifetime import HOST, process_tag
 from landmark_fusion.roots import Root

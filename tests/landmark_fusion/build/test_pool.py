@@ -16,11 +16,11 @@ from landmark_fusion.build.results import WORKER_CRASHED
 from landmark_fusion.build.run import scheme_names
 from landmark_fusion.build.tasks import chunked
 from landmark_fusion.build.work import init_worker, preload_modules, process_chunk
+from landmark_fusion.correspondence import canonical_landmarks
 from landmark_fusion.demo.writers.base import FixtureFace
 from landmark_fusion.demo.writers.w300 import write_300w
 from landmark_fusion.roots import Root
 from landmark_fusion.sources import SOURCES
-from landmark_fusion.correspondence import canonical_landmarks
 
 COUNT = 21
 

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from landmark_fusion.facemodel import FaceModelError, load_model
-from landmark_fusion.facemodel.convert.bfm import convert_bfm2009, convert_bfm2017
+from landmark_fusion.facemodel.convert.bfm import convert_bfm2009
 
 from .conftest import bump_grid
 

@@ -10,10 +10,18 @@ import numpy as np
 import pytest
 import scipy.io
 
-from landmark_fusion.facemodel.tables import (TableEntry, TableError, list_tables, load_model_table,
-                                              read_table, table_for, table_problems, write_entry)
-from landmark_fusion.paths import correspondences_dir
 from landmark_fusion.correspondence import load_scheme, load_vocabulary
+from landmark_fusion.facemodel.tables import (
+    TableEntry,
+    TableError,
+    list_tables,
+    load_model_table,
+    read_table,
+    table_for,
+    table_problems,
+    write_entry,
+)
+from landmark_fusion.paths import correspondences_dir
 
 SHIPPED = ["bfm2009_53490", "bfm_3ddfa_53215", "bfm_3ddfa_v2_38365", "ict_facekit", "sfm3448"]
 

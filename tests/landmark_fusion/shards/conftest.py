@@ -10,8 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from landmark_fusion.shards import (FORMAT_VERSION, Sample, ShardInfo, create_writer, open_shards,
-                                    stack_samples)
+from landmark_fusion.shards import FORMAT_VERSION, Sample, ShardInfo, create_writer, open_shards, stack_samples
 
 SIZE, NAMES = 24, ["brow_r_outer", "eye_r_outer", "nose_tip", "chin", "mouth_l"]
 

@@ -1,7 +1,6 @@
 """HDF5 shards: every field and attribute round-trips; lazy reopening in spawned workers."""
 from __future__ import annotations
 
-
 import h5py
 import numpy as np
 
