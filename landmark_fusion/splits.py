@@ -270,7 +270,7 @@ class SplitPlan:
 
     def rule_of(self, sample_id: str) -> tuple[int, str] | None:
         """(index of the first matching rule, its split) or None."""
-        for index, (rule, members) in enumerate(zip(self.spec.rules, self.members)):
+        for index, (rule, members) in enumerate(zip(self.spec.rules, self.members, strict=True)):
             if rule.kind == "file":
                 for key in keys_of(sample_id):
                     split = rule.entries.get(key)
@@ -291,7 +291,7 @@ class SplitPlan:
         """The declaration and what resolving found; ``matched``: with the number of entries of
         each file that matched a face so far (for the report, after the build)."""
         rules = []
-        for index, (rule, counts) in enumerate(zip(self.spec.rules, self.counts)):
+        for index, (rule, counts) in enumerate(zip(self.spec.rules, self.counts, strict=True)):
             text = {**rule.describe(), **counts}
             if rule.kind == "file" and matched:
                 text["entries_matched"] = len(self.matched[index])
@@ -373,7 +373,7 @@ class DeclaredSplits:
     def apply(self, rows: Mapping[str, np.ndarray], source_names: Mapping[int, str]) -> None:
         """Give each row of a column batch its declared split (in place) and count the splits."""
         column = rows["split"]
-        for i, (code, sample_id) in enumerate(zip(rows["source"].tolist(), rows["sample_id"])):
+        for i, (code, sample_id) in enumerate(zip(rows["source"].tolist(), rows["sample_id"], strict=True)):
             name = source_names[code]
             plan = self.plans.get(name)
             if plan is not None:

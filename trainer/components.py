@@ -249,7 +249,7 @@ class DecoderSource:
             return cls(n_corr, {n: i for i, n in enumerate(record["names"])}, record)
         face = checked_face_model(ck, checkpoint, model_path)
         vmap = (load_vertex_map(vertex_table, face) if vertex_table
-                else dict(zip(record["names"], (int(v) for v in record["vertices"]))))
+                else dict(zip(record["names"], (int(v) for v in record["vertices"]), strict=True)))
         return cls(n_corr, vmap, record, face)
 
     def decoder(self, vertices: Sequence[int], full_mesh: bool = False) -> FaceDecoder:

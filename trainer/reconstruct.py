@@ -113,7 +113,7 @@ def reconstruct(images: Sequence[str], checkpoint: str, out_dir: str, box: Seque
     encoder, decoder, trained, face, ck = build_from_checkpoint(checkpoint, model_path, full_mesh=True)
     names = scheme_names(scheme, trained)
     table = C.load_vertex_map(vertex_table, face) if (vertex_table or scheme) else dict(
-        zip(trained, decoder.landmark_vertices.tolist()))
+        zip(trained, decoder.landmark_vertices.tolist(), strict=True))
     margin = ck.get("crop_margin", 0.25) if margin is None else margin
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -114,13 +114,13 @@ def scheme_listing_markdown(corr_dir: Path | None = None) -> str:
         "",
         format_markdown_table(SUMMARY_HEADERS, scheme_summary_rows(corr_dir)),
         "",
-        f"Vocabulary: {len(vocabulary)} canonical landmarks; kept by at least one scheme: "
-        f"{len(canonical_landmarks(None, corr_dir))}.",
+        (f"Vocabulary: {len(vocabulary)} canonical landmarks; kept by at least one scheme: "
+        f"{len(canonical_landmarks(None, corr_dir))}."),
     ]
     for name in list_schemes(corr_dir):
         scheme = load_scheme(name, corr_dir)
-        parts += ["", f"### {name}", "", f"{scheme.description}. Databases: {', '.join(scheme.databases)}. "
-                  f"{len(scheme.kept_indices)} of {scheme.num_points} kept.", "",
+        parts += ["", f"### {name}", "", (f"{scheme.description}. Databases: {', '.join(scheme.databases)}. "
+                  f"{len(scheme.kept_indices)} of {scheme.num_points} kept."), "",
                   format_markdown_table(POINT_HEADERS, scheme_point_rows(scheme))]
     return "\n".join(parts) + "\n"
 

@@ -226,7 +226,7 @@ def check(model_path: str, table: str | None, roots: str | None, sources: str | 
     if not has.any():
         raise click.ClickException(f"none of the faces' landmarks has a vertex in {tab.path}")
     report, _ = landmark_residuals(model, idx, faces)
-    without = [n for n, h in zip(faces.names, has) if not h and faces.mask[:, faces.names.index(n)].any()]
+    without = [n for n, h in zip(faces.names, has, strict=True) if not h and faces.mask[:, faces.names.index(n)].any()]
     if as_json:
         click.echo(json.dumps({"model": model.name, "table": str(tab.path), "faces": report.faces,
                                "data": faces.describe(), "nme": report.nme,

@@ -100,7 +100,7 @@ def render_job(job: Job, model_path: str | None = None) -> list[FixtureFace]:
         render = render_face(assets, params, job.height, job.width)
         rot = rotation(params.pitch, params.yaw, params.roll)
 
-        def native(scheme: str, noisy: bool = True):
+        def native(scheme: str, noisy: bool = True, *, render=render, rot=rot):  # bound to this yaw
             return sp.native(scheme, render.vertices, rot, render.raster, render.face_size,
                              noise if noisy else 0.0, rng)
 

@@ -39,7 +39,8 @@ class RawFace:
     reader must do, e.g. 300W-LP ``_Flip``); ``visible`` marks the indices that carry a point.
     """
 
-    source: str                     # database name: aflw, 300w, 300w_lp, aflw2000_3d, ls3d_w, facewarehouse, lfw74, wflw
+    source: str                     # database name: aflw, 300w, 300w_lp, aflw2000_3d, ls3d_w, facewarehouse, lfw74,
+                                    # wflw
     sample_id: str                  # database-relative image path, '#k' appended for the k-th face of an image
     image_path: Path                # absolute path of the image file
     scheme: str                     # landmark scheme name: ibug68, ibug68_fixed, aflw21, fw74, wflw98

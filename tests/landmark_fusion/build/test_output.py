@@ -152,7 +152,7 @@ def test_stale_temporaries_of_dead_runs_only_are_removed(tmp_path):
 def test_commit_finishes_before_a_signal_acts(tmp_path, monkeypatch):
     files = [tmp_path / "x.h5", tmp_path / "x.h5.rejected.jsonl", tmp_path / "x.h5.report.json"]
     moves = []
-    for final, role in zip(files, ("output", "rejected", "report")):
+    for final, role in zip(files, ("output", "rejected", "report"), strict=True):
         temporary = temporary_path(final)
         temporary.write_text("new")
         moves.append((temporary, final, role))

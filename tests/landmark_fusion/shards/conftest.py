@@ -57,7 +57,7 @@ def assert_rows_equal(batch: dict, rows: list[Sample]) -> None:
 
 def write(path, info, rows, splits=(0, 5, 21, 53)):
     writer = create_writer(path, info)
-    for lo, hi in zip(splits[:-1], splits[1:]):
+    for lo, hi in zip(splits[:-1], splits[1:], strict=True):
         writer.append(stack_samples(rows[lo:hi], info.crop_size, len(info.landmark_names)))
     writer.close()
     return open_shards(path)
