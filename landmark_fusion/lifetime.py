@@ -80,7 +80,7 @@ def terminate_like_interrupt() -> Iterator[None]:
     if not _in_main_thread():
         yield
         return
-    previous: dict[int, object] = {}
+    previous: dict[int, signal._HANDLER] = {}
     received: list[int] = []
 
     def raise_terminated(signum: int, frame: object) -> None:

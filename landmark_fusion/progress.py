@@ -75,7 +75,8 @@ class LogProgress:
 
         elapsed = time.monotonic() - self._start
         rate = (self.n - self.initial) / elapsed if elapsed > 0 else None
-        return tqdm.format_meter(self.n, self.total, elapsed, prefix=self.desc, unit=self.unit,
+        # total None (an unknown length) is documented by tqdm; its stubs ask for a float
+        return tqdm.format_meter(self.n, self.total, elapsed, prefix=self.desc, unit=self.unit,  # type: ignore[arg-type]
                                  ascii=True, ncols=0, postfix=self.postfix or None, rate=rate)
 
     def _print(self) -> None:

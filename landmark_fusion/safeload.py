@@ -16,7 +16,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal
 
 import numpy as np
 
@@ -100,7 +100,7 @@ def check_array_file(path: str | os.PathLike) -> str:
     return kind
 
 
-def load_npy(path: str | os.PathLike, mmap_mode: str | None = None) -> np.ndarray:
+def load_npy(path: str | os.PathLike, mmap_mode: Literal["r+", "r", "w+", "c"] | None = None) -> np.ndarray:
     """The array of a ``.npy`` file (memory-mapped with ``mmap_mode``), never unpickled."""
     path = Path(path)
     if check_array_file(path) != "npy":

@@ -146,8 +146,8 @@ def read_split_file(path: Path, split: str | None, where: str) -> dict[str, str]
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise SplitError(f"{where}: split file {path} line {line}: not UTF-8 text") from None
+        line_number = raw[: error.start].count(b"\n") + 1
+        raise SplitError(f"{where}: split file {path} line {line_number}: not UTF-8 text") from None
     entries: dict[str, str] = {}
     lines: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):

@@ -48,8 +48,8 @@ def coverage(shards: ShardSet, chunk: int = 8192) -> Coverage:
         faces += np.bincount(source, minlength=num)
         for code in np.unique(source):
             counts[:, code] += mask[source == code].sum(axis=0)
-        splits = columns["split"].astype(str)
-        pairs, n = np.unique(np.stack([source.astype(str), splits]), axis=1, return_counts=True)
+        split_column = columns["split"].astype(str)
+        pairs, n = np.unique(np.stack([source.astype(str), split_column]), axis=1, return_counts=True)
         for (code, split), count in zip(pairs.T, n, strict=True):
             key = (int(code), str(split))
             split_counts[key] = split_counts.get(key, 0) + int(count)
@@ -103,8 +103,8 @@ def format_csv(cov: Coverage) -> str:
     total_faces = int(cov.faces.sum())
     for i, name in enumerate(cov.landmark_names):
         row: list[object] = [name]
-        for s in range(len(cov.source_names)):
-            row += [int(cov.counts[i, s]), f"{pct[i, s]:.2f}"]
+        for j in range(len(cov.source_names)):
+            row += [int(cov.counts[i, j]), f"{pct[i, j]:.2f}"]
         share = 100.0 * cov.total[i] / total_faces if total_faces else 0.0
         writer.writerow(row + [int(cov.total[i]), f"{share:.2f}"])
     return buffer.getvalue()

@@ -222,7 +222,7 @@ def parse_box(value: str | None) -> tuple[float, float, float, float] | None:
         raise InputError(f"{value!r}: give four numbers x0,y0,x1,y1", "--box")
     if not (box[2] > box[0] and box[3] > box[1]) or not all(abs(v) < 1e7 for v in box):
         raise InputError(f"{value!r}: x1 must be larger than x0 and y1 than y0", "--box")
-    return box  # type: ignore[return-value]
+    return box
 
 
 @train.command("reconstruct")

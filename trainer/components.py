@@ -252,7 +252,7 @@ class DecoderSource:
                 else dict(zip(record["names"], (int(v) for v in record["vertices"]), strict=True)))
         return cls(n_corr, vmap, record, face)
 
-    def decoder(self, vertices: Sequence[int], full_mesh: bool = False) -> FaceDecoder:
+    def decoder(self, vertices: Sequence[int] | np.ndarray, full_mesh: bool = False) -> FaceDecoder:
         """A decoder of ``vertices`` (indices of :attr:`vertex_map`'s space)."""
         if self.face is None:
             names = list(self.vertex_map)

@@ -223,8 +223,8 @@ def _aflw_normalisers(shards: Any, meta: Any, pred: dict[str, np.ndarray], pts68
     box where ``pts68`` lists the face, else the shard's ``norm_size`` with the reason."""
     norm = np.asarray(pred["norm_size"], np.float64).copy()
     if pts68 is None:
-        text = NORMALISER + "; AFLW_GT_pts68.npy not given (3DDFA uses the 68-point box)"
-        return norm, np.full(norm.shape, text, dtype=object)
+        reason = NORMALISER + "; AFLW_GT_pts68.npy not given (3DDFA uses the 68-point box)"
+        return norm, np.full(norm.shape, reason, dtype=object)
     from .protocols import Pts68Normaliser, pts68_normalisers
 
     source = Pts68Normaliser(pts68, list_path)

@@ -176,7 +176,8 @@ def _reconstruct_one(path, encoder, decoder, face, names, table, box, scheme, ma
     x0, y0, x1, y1 = map(int, map(round, face_box))
     cv2.rectangle(overlay, (x0, y0), (x1, y1), (0, 255, 0), 1)
     cv2.imwrite(str(stem) + "_overlay.png", overlay)
-    rec = Reconstruction(str(path), tuple(map(float, face_box)), lms, angles,
+    face_box4 = (float(face_box[0]), float(face_box[1]), float(face_box[2]), float(face_box[3]))
+    rec = Reconstruction(str(path), face_box4, lms, angles,
                          [str(mesh_path), str(stem) + "_overlay.png", str(stem.with_suffix(".json"))])
     stem.with_suffix(".json").write_text(json.dumps(
         {"image": rec.image, "box": rec.box, "scheme": scheme or "trained landmarks",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
@@ -31,6 +32,8 @@ from landmark_fusion.paths import ENV_VAR, correspondences_dir
 DOCS_BEGIN = "<!-- BEGIN GENERATED SCHEME LISTING (fuse corr docs) -->"
 DOCS_END = "<!-- END GENERATED SCHEME LISTING -->"
 
+T = TypeVar("T")
+
 
 def corr_dir_option(command: Callable) -> Callable:
     """``--corr-dir DIR``: the correspondence folder to read (default: the installed data)."""
@@ -40,7 +43,7 @@ def corr_dir_option(command: Callable) -> Callable:
              "or the installed data.")(command)
 
 
-def _load_or_exit(loader: Callable, *args) -> object:
+def _load_or_exit(loader: Callable[..., T], *args: object) -> T:
     """Call a vocabulary loader; invalid data or an unknown scheme become a clean CLI error."""
     try:
         return loader(*args)

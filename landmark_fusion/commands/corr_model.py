@@ -368,6 +368,8 @@ def _extend(name: str, options: list[click.Option], handler, note: str,
     option that has a meaning of its own without ``--model``."""
     command = corr.commands[name]
     original = command.callback
+    if original is None:
+        raise TypeError(f"corr {name} has no callback to extend")
     own = [o.name for o in options]
     command.params.extend(options)
     command.help = (command.help or "") + "\n\n" + note

@@ -196,7 +196,7 @@ class FaceModel:
             arrays[f"hint/{key}"] = idx
         path = Path(path)
         with open(path, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, **arrays)  # type: ignore[arg-type]  # numpy's stubs type **kwds as allow_pickle's bool
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> FaceModel:

@@ -146,7 +146,7 @@ class AFLWSource:
             return iter([wrong_layout(self.name, self.root, EXPECTED)])
         return self._face_items() if self.form == "sqlite" else self._crop_items()
 
-    def _face_items(self) -> Iterator[FaceItem]:
+    def _face_items(self) -> Iterator[FaceItem | Rejected]:
         query = ("SELECT face_id, ROW_NUMBER() OVER (PARTITION BY file_id ORDER BY face_id) - 1, "
                  "COUNT(*) OVER (PARTITION BY file_id) FROM Faces ORDER BY face_id")
         try:
