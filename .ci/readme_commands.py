@@ -20,7 +20,7 @@ def fresh_machine_commands(text: str) -> dict[str, str]:
     if len(blocks) != len(KINDS) or any("\n" in b for b in blocks):
         raise ValueError(f"README.md's {SECTION!r} section must hold {len(KINDS)} one-line bash blocks, "
                          f"it holds {blocks}")
-    return dict(zip(KINDS, blocks))
+    return dict(zip(KINDS, blocks, strict=True))
 
 
 if __name__ == "__main__":

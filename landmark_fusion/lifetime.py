@@ -20,8 +20,8 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 #: Signals handled like Ctrl-C by the commands.
 TERMINATING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
@@ -80,7 +80,7 @@ def terminate_like_interrupt() -> Iterator[None]:
     if not _in_main_thread():
         yield
         return
-    previous: dict[int, object] = {}
+    previous: dict[int, signal._HANDLER] = {}
     received: list[int] = []
 
     def raise_terminated(signum: int, frame: object) -> None:

@@ -8,9 +8,9 @@ even when ``$LANDMARK_FUSION_CORRESPONDENCES`` changes meanwhile.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 ENV_VAR = "LANDMARK_FUSION_CORRESPONDENCES"
 

@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .shards import ShardSet
+
+if TYPE_CHECKING:  # matplotlib is imported when a preview is drawn
+    from matplotlib.artist import Artist
 
 
 def pick_rows(shards: ShardSet, n: int, seed: int = 0) -> np.ndarray:
@@ -40,7 +44,7 @@ def draw_contact_sheet(shards: ShardSet, path: str | Path, n: int = 16, columns:
     lines = int(np.ceil(len(rows) / columns))
     colours = plt.get_cmap("tab10")
     fig, axes = plt.subplots(lines, columns, figsize=(2.2 * columns, 2.4 * lines), squeeze=False)
-    seen: dict[str, object] = {}
+    seen: dict[str, Artist] = {}
     for k, ax in enumerate(axes.ravel()):
         ax.axis("off")
         if k >= len(rows):

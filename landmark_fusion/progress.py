@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import IO, Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
 
 #: Seconds between two lines of a bar written to a file or a pipe.
 LOG_INTERVAL = 30.0
@@ -74,7 +75,8 @@ class LogProgress:
 
         elapsed = time.monotonic() - self._start
         rate = (self.n - self.initial) / elapsed if elapsed > 0 else None
-        return tqdm.format_meter(self.n, self.total, elapsed, prefix=self.desc, unit=self.unit,
+        # total None (an unknown length) is documented by tqdm; its stubs ask for a float
+        return tqdm.format_meter(self.n, self.total, elapsed, prefix=self.desc, unit=self.unit,  # type: ignore[arg-type]
                                  ascii=True, ncols=0, postfix=self.postfix or None, rate=rate)
 
     def _print(self) -> None:
@@ -102,7 +104,7 @@ class LogProgress:
         finally:
             self.close()
 
-    def __enter__(self) -> "LogProgress":
+    def __enter__(self) -> LogProgress:
         return self
 
     def __exit__(self, *exc: object) -> None:

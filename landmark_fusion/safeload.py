@@ -14,8 +14,9 @@ import os
 import struct
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Literal
 
 import numpy as np
 
@@ -99,7 +100,7 @@ def check_array_file(path: str | os.PathLike) -> str:
     return kind
 
 
-def load_npy(path: str | os.PathLike, mmap_mode: str | None = None) -> np.ndarray:
+def load_npy(path: str | os.PathLike, mmap_mode: Literal["r+", "r", "w+", "c"] | None = None) -> np.ndarray:
     """The array of a ``.npy`` file (memory-mapped with ``mmap_mode``), never unpickled."""
     path = Path(path)
     if check_array_file(path) != "npy":
@@ -138,7 +139,7 @@ class SafeNpz:
     def close(self) -> None:
         self._npz.close()
 
-    def __enter__(self) -> "SafeNpz":
+    def __enter__(self) -> SafeNpz:
         return self
 
     def __exit__(self, *exc: object) -> None:

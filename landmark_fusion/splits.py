@@ -40,9 +40,10 @@ import json
 import os
 import re
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -77,7 +78,7 @@ def stem_of(sample_id: str) -> str:
 
 def hashed_fraction(seed: int, image: str) -> float:
     """A number in [0, 1) fixed by the seed and the image path."""
-    digest = hashlib.sha256(f"{seed}:{image}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"{seed}:{image}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2.0 ** 64
 
 
@@ -108,7 +109,7 @@ class SplitRule:
     seed: int = 0
     entries: Mapping[str, str] = field(default_factory=dict)  # file: key -> split
     sha256: str = ""                           # file: of its bytes
-    reference: "Root | None" = None            # same_image_as: the other database's entry
+    reference: Root | None = None            # same_image_as: the other database's entry
 
     def describe(self) -> dict[str, Any]:
         text: dict[str, Any] = {"split": self.split} if self.split is not None else {}
@@ -145,8 +146,8 @@ def read_split_file(path: Path, split: str | None, where: str) -> dict[str, str]
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise SplitError(f"{where}: split file {path} line {line}: not UTF-8 text") from None
+        line_number = raw[: error.start].count(b"\n") + 1
+        raise SplitError(f"{where}: split file {path} line {line_number}: not UTF-8 text") from None
     entries: dict[str, str] = {}
     lines: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
@@ -173,7 +174,7 @@ def read_split_file(path: Path, split: str | None, where: str) -> dict[str, str]
     return entries
 
 
-def _rule(data: Any, base: Path, where: str, name: str, roots: Mapping[str, "Root"]) -> SplitRule:
+def _rule(data: Any, base: Path, where: str, name: str, roots: Mapping[str, Root]) -> SplitRule:
     if not isinstance(data, dict):
         raise SplitError(f"{where}: a rule is a mapping such as {{split: test, hold_out: 2000}}, "
                          f"got {data!r}")
@@ -215,7 +216,7 @@ def _rule(data: Any, base: Path, where: str, name: str, roots: Mapping[str, "Roo
     return SplitRule(kind, split, float(value), seed=seed)
 
 
-def parse_split(data: Any, base: Path, roots_file: str, name: str, roots: Mapping[str, "Root"]
+def parse_split(data: Any, base: Path, roots_file: str, name: str, roots: Mapping[str, Root]
                 ) -> SplitSpec:
     """Validate the ``split:`` value of entry ``name`` of ``roots_file``; ``roots`` are the file's
     entries (for ``same_image_as``), ``base`` resolves relative files. Raises :class:`SplitError`."""
@@ -237,7 +238,7 @@ def parse_split(data: Any, base: Path, roots_file: str, name: str, roots: Mappin
 
 # -- resolution ------------------------------------------------------------------------------
 
-def _database_ids(root: "Root") -> Iterable[str]:
+def _database_ids(root: Root) -> Iterable[str]:
     """Every sample id of a database's items (rejected folders and lines left out)."""
     from .sources import get_source
     from .sources.base import Rejected
@@ -269,7 +270,7 @@ class SplitPlan:
 
     def rule_of(self, sample_id: str) -> tuple[int, str] | None:
         """(index of the first matching rule, its split) or None."""
-        for index, (rule, members) in enumerate(zip(self.spec.rules, self.members)):
+        for index, (rule, members) in enumerate(zip(self.spec.rules, self.members, strict=True)):
             if rule.kind == "file":
                 for key in keys_of(sample_id):
                     split = rule.entries.get(key)
@@ -290,7 +291,7 @@ class SplitPlan:
         """The declaration and what resolving found; ``matched``: with the number of entries of
         each file that matched a face so far (for the report, after the build)."""
         rules = []
-        for index, (rule, counts) in enumerate(zip(self.spec.rules, self.counts)):
+        for index, (rule, counts) in enumerate(zip(self.spec.rules, self.counts, strict=True)):
             text = {**rule.describe(), **counts}
             if rule.kind == "file" and matched:
                 text["entries_matched"] = len(self.matched[index])
@@ -299,7 +300,7 @@ class SplitPlan:
                 if self.spec.default is not None else "the reader's split", "rules": rules}
 
 
-def resolve(spec: SplitSpec, root: "Root") -> SplitPlan:
+def resolve(spec: SplitSpec, root: Root) -> SplitPlan:
     """Fix the sets of ``spec``'s rules for database ``root`` (reads item lists, no annotation)."""
     members: list[frozenset[str] | None] = []
     counts: list[dict[str, int]] = []
@@ -349,7 +350,7 @@ class DeclaredSplits:
         self.counts: dict[str, Counter] = {}
 
     @classmethod
-    def for_roots(cls, roots: Iterable["Root"]) -> "DeclaredSplits":
+    def for_roots(cls, roots: Iterable[Root]) -> DeclaredSplits:
         """Every declared split of ``roots``, resolved unless already resolved."""
         plans = {}
         for root in roots:
@@ -372,7 +373,7 @@ class DeclaredSplits:
     def apply(self, rows: Mapping[str, np.ndarray], source_names: Mapping[int, str]) -> None:
         """Give each row of a column batch its declared split (in place) and count the splits."""
         column = rows["split"]
-        for i, (code, sample_id) in enumerate(zip(rows["source"].tolist(), rows["sample_id"])):
+        for i, (code, sample_id) in enumerate(zip(rows["source"].tolist(), rows["sample_id"], strict=True)):
             name = source_names[code]
             plan = self.plans.get(name)
             if plan is not None:

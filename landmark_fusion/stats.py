@@ -48,9 +48,9 @@ def coverage(shards: ShardSet, chunk: int = 8192) -> Coverage:
         faces += np.bincount(source, minlength=num)
         for code in np.unique(source):
             counts[:, code] += mask[source == code].sum(axis=0)
-        splits = columns["split"].astype(str)
-        pairs, n = np.unique(np.stack([source.astype(str), splits]), axis=1, return_counts=True)
-        for (code, split), count in zip(pairs.T, n):
+        split_column = columns["split"].astype(str)
+        pairs, n = np.unique(np.stack([source.astype(str), split_column]), axis=1, return_counts=True)
+        for (code, split), count in zip(pairs.T, n, strict=True):
             key = (int(code), str(split))
             split_counts[key] = split_counts.get(key, 0) + int(count)
     present = [code for code in range(num) if faces[code] > 0]
@@ -70,12 +70,12 @@ def format_table(cov: Coverage) -> str:
     lines.append("-" * len(lines[0]))
     pct = cov.percent
     total_faces = int(cov.faces.sum())
-    for l, name in enumerate(cov.landmark_names):
-        cells = [f"{cov.counts[l, s]} ({pct[l, s]:.1f}%)".rjust(col)
+    for i, name in enumerate(cov.landmark_names):
+        cells = [f"{cov.counts[i, s]} ({pct[i, s]:.1f}%)".rjust(col)
                  for s in range(len(cov.source_names))]
-        share = 100.0 * cov.total[l] / total_faces if total_faces else 0.0
+        share = 100.0 * cov.total[i] / total_faces if total_faces else 0.0
         lines.append(name.ljust(name_width) + "".join(cells)
-                     + f"{cov.total[l]} ({share:.1f}%)".rjust(col))
+                     + f"{cov.total[i]} ({share:.1f}%)".rjust(col))
     lines.append("-" * len(lines[0]))
     lines.append("faces".ljust(name_width) + "".join(str(n).rjust(col) for n in cov.faces)
                  + str(total_faces).rjust(col))
@@ -101,12 +101,12 @@ def format_csv(cov: Coverage) -> str:
     writer.writerow(header + ["total_count", "total_pct"])
     pct = cov.percent
     total_faces = int(cov.faces.sum())
-    for l, name in enumerate(cov.landmark_names):
+    for i, name in enumerate(cov.landmark_names):
         row: list[object] = [name]
-        for s in range(len(cov.source_names)):
-            row += [int(cov.counts[l, s]), f"{pct[l, s]:.2f}"]
-        share = 100.0 * cov.total[l] / total_faces if total_faces else 0.0
-        writer.writerow(row + [int(cov.total[l]), f"{share:.2f}"])
+        for j in range(len(cov.source_names)):
+            row += [int(cov.counts[i, j]), f"{pct[i, j]:.2f}"]
+        share = 100.0 * cov.total[i] / total_faces if total_faces else 0.0
+        writer.writerow(row + [int(cov.total[i]), f"{share:.2f}"])
     return buffer.getvalue()
 
 
@@ -125,7 +125,7 @@ def plot_heatmap(cov: Coverage, path: str | Path) -> None:
     image = ax.imshow(cov.percent, aspect="auto", cmap="viridis", vmin=0, vmax=100,
                       interpolation="nearest")
     ax.set_xticks(range(len(cov.source_names)), [f"{s}\n({n})" for s, n in
-                                                zip(cov.source_names, cov.faces)])
+                                                zip(cov.source_names, cov.faces, strict=True)])
     ax.set_yticks(range(len(cov.landmark_names)), cov.landmark_names, fontsize=6)
     ax.set_title("landmark coverage (% of each database's faces)")
     fig.colorbar(image, ax=ax, label="%")

@@ -6,8 +6,8 @@ landmark or drops it. Row ``l`` of the targets holds the point of the native ind
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Sequence
 
 import numpy as np
 

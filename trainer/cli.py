@@ -9,8 +9,9 @@ option, else 1), never a traceback.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import MISSING, fields
-from typing import Any, Callable
+from typing import Any
 
 import click
 from click.core import ParameterSource
@@ -89,7 +90,7 @@ def _convert(ctx: click.Context, name: str, value: Any, origin: str) -> Any:
     param = next(p for p in ctx.command.params if p.name == name)
     f = next(f for f in fields(TrainConfig) if f.name == name)
     if value is None:
-        if f.default is not None and not ("None" in str(f.type)):
+        if f.default is not None and "None" not in str(f.type):
             raise InputError(f"{origin}: {name} cannot be empty", "--config")
         return None
     if f.metadata.get("csv"):
@@ -240,7 +241,7 @@ def parse_box(value: str | None) -> tuple[float, float, float, float] | None:
         raise InputError(f"{value!r}: give four numbers x0,y0,x1,y1", "--box")
     if not (box[2] > box[0] and box[3] > box[1]) or not all(abs(v) < 1e7 for v in box):
         raise InputError(f"{value!r}: x1 must be larger than x0 and y1 than y0", "--box")
-    return box  # type: ignore[return-value]
+    return box
 
 
 @train.command("reconstruct")

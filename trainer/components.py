@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -240,7 +241,7 @@ class DecoderSource:
 
     @classmethod
     def of(cls, ck: Mapping[str, Any], checkpoint: str | Path, model_path: str | None = None,
-           vertex_table: str | None = None, full_mesh: bool = False) -> "DecoderSource":
+           vertex_table: str | None = None, full_mesh: bool = False) -> DecoderSource:
         """The checkpoint's own landmark rows unless a model, a vertex table or the full mesh is asked for."""
         n_corr = int(ck["encoder"]["n_corr"])
         record = ck["decoder"]
@@ -248,10 +249,10 @@ class DecoderSource:
             return cls(n_corr, {n: i for i, n in enumerate(record["names"])}, record)
         face = checked_face_model(ck, checkpoint, model_path)
         vmap = (load_vertex_map(vertex_table, face) if vertex_table
-                else dict(zip(record["names"], (int(v) for v in record["vertices"]))))
+                else dict(zip(record["names"], (int(v) for v in record["vertices"]), strict=True)))
         return cls(n_corr, vmap, record, face)
 
-    def decoder(self, vertices: Sequence[int], full_mesh: bool = False) -> FaceDecoder:
+    def decoder(self, vertices: Sequence[int] | np.ndarray, full_mesh: bool = False) -> FaceDecoder:
         """A decoder of ``vertices`` (indices of :attr:`vertex_map`'s space)."""
         if self.face is None:
             names = list(self.vertex_map)

@@ -8,11 +8,12 @@ which ``train --config`` reads back.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from .augment import AugmentConfig, NO_AUGMENT
+from .augment import NO_AUGMENT, AugmentConfig
 from .errors import InputError
 
 #: Name of the resolved options in every run folder.

@@ -20,7 +20,8 @@ Training decodes only the landmark vertices (gathered rows of the bases); infere
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -84,6 +85,17 @@ class FaceDecoder(nn.Module):
     (L,) are the vertices decoded by :meth:`landmarks`; all buffers are float32 and move with ``.to()``.
     """
 
+    # buffers, registered in __init__ (the full-mesh ones only with ``full_mesh``)
+    landmark_vertices: torch.Tensor
+    lm_mean: torch.Tensor
+    lm_id: torch.Tensor
+    lm_exp: torch.Tensor
+    lm_corr: torch.Tensor
+    mean: torch.Tensor
+    id_basis: torch.Tensor
+    exp_basis: torch.Tensor
+    corr_basis: torch.Tensor
+
     def __init__(self, model: Any, landmark_vertices: Sequence[int] | np.ndarray,
                  harmonics: np.ndarray | None = None, n_corr: int = 20,
                  correction_unit: float = 0.01, full_mesh: bool = True) -> None:
@@ -101,7 +113,7 @@ class FaceDecoder(nn.Module):
         self.model_width = width
         n = mean.shape[0]
         if harmonics is None:
-            corr = np.zeros((n, self.n_corr), np.float32)
+            corr: np.ndarray = np.zeros((n, self.n_corr), np.float32)
         else:
             h = np.asarray(harmonics, np.float64)[:, : self.n_corr]
             if h.shape != (n, self.n_corr):

@@ -8,9 +8,10 @@ number.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -139,7 +140,7 @@ def summarise_by_source(pred: dict[str, np.ndarray], source_names: Sequence[str]
 def landmark_list(names: Sequence[str], used: np.ndarray) -> str:
     """What a row's ``landmarks`` cell says: how many landmarks were evaluated and their canonical names
     (those with ground truth in at least one of the row's faces), in the shards' order."""
-    picked = [n for n, u in zip(names, np.asarray(used, bool)) if u]
+    picked = [n for n, u in zip(names, np.asarray(used, bool), strict=True) if u]
     return f"{len(picked)}: {' '.join(picked)}"
 
 
@@ -156,7 +157,7 @@ def table_rows(rows: Sequence[Row]) -> list[list[str]]:
     out = []
     for r in rows:
         cells = [r.database, r.landmarks, r.normaliser, str(r.faces)]
-        for (m, _), b in zip(r.buckets, r.base_buckets):
+        for (m, _), b in zip(r.buckets, r.base_buckets, strict=True):
             cells += [_fmt(m), _fmt(b)]
         cells += [_fmt(r.bucket_mean), _fmt(r.base_bucket_mean), _fmt(r.face_mean), _fmt(r.base_face_mean)]
         out.append(cells)
@@ -222,8 +223,8 @@ def _aflw_normalisers(shards: Any, meta: Any, pred: dict[str, np.ndarray], pts68
     box where ``pts68`` lists the face, else the shard's ``norm_size`` with the reason."""
     norm = np.asarray(pred["norm_size"], np.float64).copy()
     if pts68 is None:
-        text = NORMALISER + "; AFLW_GT_pts68.npy not given (3DDFA uses the 68-point box)"
-        return norm, np.full(norm.shape, text, dtype=object)
+        reason = NORMALISER + "; AFLW_GT_pts68.npy not given (3DDFA uses the 68-point box)"
+        return norm, np.full(norm.shape, reason, dtype=object)
     from .protocols import Pts68Normaliser, pts68_normalisers
 
     source = Pts68Normaliser(pts68, list_path)
@@ -246,7 +247,7 @@ def _describe_normalisers(texts: np.ndarray) -> str:
     values, counts = np.unique(np.asarray(texts, dtype=str), return_counts=True)
     if len(values) == 1:
         return str(values[0])
-    return "; ".join(f"{v} ({n} faces)" for v, n in zip(values, counts))
+    return "; ".join(f"{v} ({n} faces)" for v, n in zip(values, counts, strict=True))
 
 
 @dataclass

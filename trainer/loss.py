@@ -11,7 +11,7 @@ harmonic, shared by x, y, z) defaults to identity and can come from
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, asdict
+from dataclasses import asdict, dataclass
 
 import torch
 

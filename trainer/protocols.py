@@ -9,9 +9,9 @@ prediction and a target are evaluated.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -73,8 +73,8 @@ class AFLWPlan:
 
 def aflw_plan(shard_names: Sequence[str], vertex_map: Mapping[str, int]) -> AFLWPlan:
     """The protocol's points for a shard set's landmark names and a canonical name → vertex map."""
-    from landmark_fusion.sources.aflw import SCHEME
     from landmark_fusion.correspondence import load_scheme
+    from landmark_fusion.sources.aflw import SCHEME
 
     names68 = load_scheme(PREDICTED_SCHEME).index_to_name
     aflw_names = load_scheme(SCHEME).index_to_name
@@ -82,7 +82,7 @@ def aflw_plan(shard_names: Sequence[str], vertex_map: Mapping[str, int]) -> AFLW
     have = set(predicted)
     columns = {n: i for i, n in enumerate(shard_names)}
     evaluated, skipped = [], {}
-    for j, (name, group) in enumerate(zip(aflw_names, IND_68TO21)):
+    for j, (name, group) in enumerate(zip(aflw_names, IND_68TO21, strict=True)):
         missing = [names68[i - 1] for i in group if i - 1 not in have]
         if name is None:
             skipped[j] = "no ground truth in the shards"
@@ -163,5 +163,5 @@ class Pts68Normaliser:
 def pts68_normalisers(normaliser: Pts68Normaliser, sample_ids: Sequence[str], crop_to_image: np.ndarray,
                       to_input: np.ndarray) -> np.ndarray:
     """(N,) normalisers of :class:`Pts68Normaliser` for rows given by sample id and affines."""
-    return np.array([normaliser.normaliser(s, c, a) for s, c, a in zip(sample_ids, crop_to_image, to_input)],
-                    np.float64)
+    rows = zip(sample_ids, crop_to_image, to_input, strict=True)
+    return np.array([normaliser.normaliser(s, c, a) for s, c, a in rows], np.float64)

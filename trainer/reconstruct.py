@@ -5,9 +5,9 @@ PNG."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -113,7 +113,7 @@ def reconstruct(images: Sequence[str], checkpoint: str, out_dir: str, box: Seque
     encoder, decoder, trained, face, ck = build_from_checkpoint(checkpoint, model_path, full_mesh=True)
     names = scheme_names(scheme, trained)
     table = C.load_vertex_map(vertex_table, face) if (vertex_table or scheme) else dict(
-        zip(trained, decoder.landmark_vertices.tolist()))
+        zip(trained, decoder.landmark_vertices.tolist(), strict=True))
     margin = ck.get("crop_margin", 0.25) if margin is None else margin
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -176,7 +176,8 @@ def _reconstruct_one(path, encoder, decoder, face, names, table, box, scheme, ma
     x0, y0, x1, y1 = map(int, map(round, face_box))
     cv2.rectangle(overlay, (x0, y0), (x1, y1), (0, 255, 0), 1)
     cv2.imwrite(str(stem) + "_overlay.png", overlay)
-    rec = Reconstruction(str(path), tuple(map(float, face_box)), lms, angles,
+    face_box4 = (float(face_box[0]), float(face_box[1]), float(face_box[2]), float(face_box[3]))
+    rec = Reconstruction(str(path), face_box4, lms, angles,
                          [str(mesh_path), str(stem) + "_overlay.png", str(stem.with_suffix(".json"))])
     stem.with_suffix(".json").write_text(json.dumps(
         {"image": rec.image, "box": rec.box, "scheme": scheme or "trained landmarks",

@@ -9,7 +9,7 @@ training each rank takes every ``world_size``-th draw of the same epoch plan.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

@@ -43,11 +43,11 @@ def version_option(prog: str):
 def user_file_errors() -> tuple[type[BaseException], ...]:
     """Errors whose message names a user's file and what is wrong with it."""
     from landmark_fusion.build import OutputError
-    from landmark_fusion.facemodel.model import FaceModelError
-    from landmark_fusion.figures import FigureExistsError
-    from landmark_fusion.facemodel.tables import TableError
-    from landmark_fusion.safeload import ArrayFileError
     from landmark_fusion.correspondence import CorrespondenceError
+    from landmark_fusion.facemodel.model import FaceModelError
+    from landmark_fusion.facemodel.tables import TableError
+    from landmark_fusion.figures import FigureExistsError
+    from landmark_fusion.safeload import ArrayFileError
 
     return (CorrespondenceError, TableError, FaceModelError, ArrayFileError, OutputError,
             FigureExistsError)

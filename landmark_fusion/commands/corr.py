@@ -10,18 +10,29 @@ Commands that need a face model belong here too; they take the model with their 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TypeVar
 
 import click
 
-from landmark_fusion.correspondence import (SCHEMES_DIR, VOCABULARY_FILE, CorrespondenceError, Scheme,
-                                            canonical_landmarks, list_schemes, load_scheme,
-                                            load_vocabulary, validate)
+from landmark_fusion.correspondence import (
+    SCHEMES_DIR,
+    VOCABULARY_FILE,
+    CorrespondenceError,
+    Scheme,
+    canonical_landmarks,
+    list_schemes,
+    load_scheme,
+    load_vocabulary,
+    validate,
+)
 from landmark_fusion.paths import ENV_VAR, correspondences_dir
 
 DOCS_BEGIN = "<!-- BEGIN GENERATED SCHEME LISTING (fuse corr docs) -->"
 DOCS_END = "<!-- END GENERATED SCHEME LISTING -->"
+
+T = TypeVar("T")
 
 
 def corr_dir_option(command: Callable) -> Callable:
@@ -32,7 +43,7 @@ def corr_dir_option(command: Callable) -> Callable:
              "or the installed data.")(command)
 
 
-def _load_or_exit(loader: Callable, *args) -> object:
+def _load_or_exit(loader: Callable[..., T], *args: object) -> T:
     """Call a vocabulary loader; invalid data or an unknown scheme become a clean CLI error."""
     try:
         return loader(*args)
@@ -106,13 +117,13 @@ def scheme_listing_markdown(corr_dir: Path | None = None) -> str:
         "",
         format_markdown_table(SUMMARY_HEADERS, scheme_summary_rows(corr_dir)),
         "",
-        f"Vocabulary: {len(vocabulary)} canonical landmarks; kept by at least one scheme: "
-        f"{len(canonical_landmarks(None, corr_dir))}.",
+        (f"Vocabulary: {len(vocabulary)} canonical landmarks; kept by at least one scheme: "
+        f"{len(canonical_landmarks(None, corr_dir))}."),
     ]
     for name in list_schemes(corr_dir):
         scheme = load_scheme(name, corr_dir)
-        parts += ["", f"### {name}", "", f"{scheme.description}. Databases: {', '.join(scheme.databases)}. "
-                  f"{len(scheme.kept_indices)} of {scheme.num_points} kept.", "",
+        parts += ["", f"### {name}", "", (f"{scheme.description}. Databases: {', '.join(scheme.databases)}. "
+                  f"{len(scheme.kept_indices)} of {scheme.num_points} kept."), "",
                   format_markdown_table(POINT_HEADERS, scheme_point_rows(scheme))]
     return "\n".join(parts) + "\n"
 

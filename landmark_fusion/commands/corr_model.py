@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import click
 
@@ -45,9 +46,9 @@ def faces_from_sources(roots: Iterable[tuple[str, Path, dict]], limit: int = 0,
     faces per database (0 = all), onto the canonical-name axis of the schemes met."""
     import numpy as np
 
+    from ..correspondence import canonical_landmarks, load_scheme
     from ..facemodel.fit import AnnotatedFaces
     from ..sources import RawFace, get_source
-    from ..correspondence import canonical_landmarks, load_scheme
 
     per_face: list[tuple[int, str, np.ndarray, np.ndarray]] = []
     names_src: list[str] = []
@@ -131,8 +132,8 @@ def _data_options(func):
 def model_report(model_path: str, table: str | None, corr_dir: str | None,
                  schemes: list[str] | None) -> dict[str, Any]:
     """What the table of a model has, what it lacks per scheme, and what is wrong with it."""
-    from ..facemodel.tables import shared_vertices, table_problems
     from ..correspondence import list_schemes, load_scheme, load_vocabulary
+    from ..facemodel.tables import shared_vertices, table_problems
 
     model, tab = _load(model_path, table, corr_dir)
     vocab = load_vocabulary(corr_dir)
@@ -176,8 +177,8 @@ def validate_table(table: str, corr_dir: Any) -> None:
     """``--table`` without ``--model``: parse the table (a file or a table name of the folder) and
     check its names against the vocabulary and its vertices against its ``num_vertices``; exit
     status 1 on problems."""
-    from ..facemodel.tables import read_table, table_path, table_problems
     from ..correspondence import load_vocabulary
+    from ..facemodel.tables import read_table, table_path, table_problems
 
     corr_dir = None if corr_dir is None else str(corr_dir)
     candidate = Path(table)
@@ -225,7 +226,7 @@ def check(model_path: str, table: str | None, roots: str | None, sources: str | 
     if not has.any():
         raise click.ClickException(f"none of the faces' landmarks has a vertex in {tab.path}")
     report, _ = landmark_residuals(model, idx, faces)
-    without = [n for n, h in zip(faces.names, has) if not h and faces.mask[:, faces.names.index(n)].any()]
+    without = [n for n, h in zip(faces.names, has, strict=True) if not h and faces.mask[:, faces.names.index(n)].any()]
     if as_json:
         click.echo(json.dumps({"model": model.name, "table": str(tab.path), "faces": report.faces,
                                "data": faces.describe(), "nme": report.nme,
@@ -293,10 +294,10 @@ def suggest(model_path: str, table: str | None, landmarks: tuple[str, ...], root
     annotated point onto the fitted mesh and keep the vertex with the least reprojection error over
     all faces. Prints the candidates; with --write, also writes the vertex into the table marked
     estimated (with the data it came from) — only into a table of your own correspondence folder."""
+    from ..correspondence import load_vocabulary
     from ..facemodel.fit import suggest_vertices
     from ..facemodel.tables import TableEntry, write_entry
     from ..paths import is_installed_copy
-    from ..correspondence import load_vocabulary
 
     model, tab = _load(model_path, table, corr_dir)
     if write and (tab.path is None or is_installed_copy(tab.path)):
@@ -345,8 +346,8 @@ def show_on_model(scheme_name: str, model_path: str, table: str | None, png: str
     check_figure_path(png)
     scheme = scheme_name
     corr_dir = None if corr_dir is None else str(corr_dir)
-    from ..facemodel.render_landmarks import render_landmarks
     from ..correspondence import load_scheme
+    from ..facemodel.render_landmarks import render_landmarks
 
     model, tab = _load(model_path, table, corr_dir)
     names = load_scheme(scheme, corr_dir).kept_names
@@ -367,6 +368,8 @@ def _extend(name: str, options: list[click.Option], handler, note: str,
     option that has a meaning of its own without ``--model``."""
     command = corr.commands[name]
     original = command.callback
+    if original is None:
+        raise TypeError(f"corr {name} has no callback to extend")
     own = [o.name for o in options]
     command.params.extend(options)
     command.help = (command.help or "") + "\n\n" + note

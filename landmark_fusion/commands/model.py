@@ -57,8 +57,10 @@ def save_model(m, out: Path) -> None:
 @click.argument("src", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Output .npz (the project's FaceModel format).")
-@click.option("--n-id", type=int, default=None, help="Identity components (default: 100 where the model has them, else all).")
-@click.option("--n-exp", type=int, default=None, help="Expression components (default: 29 PCA where available, else all).")
+@click.option("--n-id", type=int, default=None,
+              help="Identity components (default: 100 where the model has them, else all).")
+@click.option("--n-exp", type=int, default=None,
+              help="Expression components (default: 29 PCA where available, else all).")
 @click.option("--expression", type=click.Path(exists=True, path_type=Path), default=None,
               help="BFM2009 only: 3DDFA Model_Expression.mat or Guo et al. Exp_Pca.bin.")
 @click.option("--trim-index", type=click.Path(exists=True, path_type=Path), default=None,
@@ -123,7 +125,7 @@ def info(path, allow_pickle, as_json) -> None:
     click.echo(f"identity    {s['identity_components']} components")
     click.echo(f"expression  {s['expression_components']} components ({s['expression_kind']})")
     click.echo(f"units       {s['units']} ({s['mm_per_unit']:g} mm per unit)")
-    click.echo("bbox        " + " ".join(f"{a:.4g}..{b:.4g}" for a, b in zip(lo, hi))
+    click.echo("bbox        " + " ".join(f"{a:.4g}..{b:.4g}" for a, b in zip(lo, hi, strict=True))
                + "  (" + " × ".join(f"{x:.1f}" for x in size) + " mm)")
     if s["landmarks_hint"]:
         click.echo("landmarks   " + ", ".join(f"{k} ({v})" for k, v in s["landmarks_hint"].items()))

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from .folder import SCHEMES_DIR, VOCABULARY_FILE, list_schemes, resolved_folder, scheme_path, vocabulary_path
 from .problems import CorrespondenceError, Problem

@@ -2,8 +2,8 @@
 :class:`CorrespondenceError` that the loaders raise with all of them."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 
 @dataclass(frozen=True)

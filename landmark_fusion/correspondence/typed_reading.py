@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 import types
 import typing
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Generic, Sequence, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from .conventions import NAME_PATTERN
 from .problems import Problem
@@ -111,7 +113,7 @@ MESSAGES: dict[str, Callable[[dict, Any], str]] = {
 }
 
 
-def _problem(where: str, data: dict, model: type[BaseModel], detail: dict) -> Problem:
+def _problem(where: str, data: dict, model: type[BaseModel], detail: ErrorDetails) -> Problem:
     """One pydantic error as ``FILE:LINE: key path: what is wrong``."""
     loc, kind, ctx, got = tuple(detail["loc"]), detail["type"], detail.get("ctx") or {}, detail["input"]
     line_loc = loc
@@ -134,7 +136,7 @@ def _problem(where: str, data: dict, model: type[BaseModel], detail: dict) -> Pr
     return Problem(where, line, f"{_key_path(loc, data)}: {what}" if loc else what)
 
 
-def _wording(kind: str, ctx: dict, got: Any, detail: dict) -> str:
+def _wording(kind: str, ctx: dict, got: Any, detail: ErrorDetails) -> str:
     message = MESSAGES.get(kind)
     if message is not None:
         return message(ctx, got)

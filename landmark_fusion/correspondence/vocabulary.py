@@ -5,8 +5,8 @@ Built from a checked ``landmarks.yaml`` by :mod:`.vocabulary_checks`; load it wi
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 

@@ -15,13 +15,14 @@ expression portraits grouped by tester; LFW-74 250x250 crops; WFLW photos with a
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from ..sources.record import DatabaseRecord
+from ..sources.record import DatabaseRecord, DemoSpec
 from ..sources.registry import find, records
 from .plan import DemoDatabase, Job, JobList, RenderedFace
 from .writers.base import FixtureFace
@@ -30,29 +31,33 @@ from .writers.base import FixtureFace
 def demo_records() -> list[DatabaseRecord]:
     """The databases the demo makes, in the demo's order (``DemoSpec.rank``)."""
     return sorted((record for record in records() if record.demo is not None),
-                  key=lambda record: record.demo.rank)
+                  key=lambda record: demo_spec(record).rank)
 
 
-@lru_cache(maxsize=None)
+def demo_spec(record: DatabaseRecord) -> DemoSpec:
+    """The demo part of a database's record; a database without one is no demo database."""
+    if record.demo is None:
+        raise ValueError(f"database {record.name!r} has no demo writer")
+    return record.demo
+
+
+@cache
 def demo_database(name: str) -> DemoDatabase:
     """The :class:`DemoDatabase` of database ``name`` (its writer module is imported now)."""
-    spec = find(name).demo
-    if spec is None:
-        raise ValueError(f"database {name!r} has no demo writer")
-    return spec.load()
+    return demo_spec(find(name)).load()
 
 
 #: databases of the demo, in its order
 DATABASES = tuple(record.name for record in demo_records())
 #: share of the requested face count per database (renders; 300W-LP flips come on top)
-SHARES = {record.name: record.demo.share for record in demo_records()}
+SHARES = {record.name: demo_spec(record).share for record in demo_records()}
 #: annotation noise, in units of the face size (fitted 3DMM points are steadier than hand clicks)
-NOISE = {record.name: record.demo.noise for record in demo_records()}
+NOISE = {record.name: demo_spec(record).noise for record in demo_records()}
 
 
 def face_counts(total: int) -> dict[str, int]:
     """Faces per database for a requested total (at least a handful each, so every split exists)."""
-    return {record.name: max(4, int(round(total * record.demo.share))) for record in demo_records()}
+    return {record.name: max(4, int(round(total * demo_spec(record).share))) for record in demo_records()}
 
 
 def plan_jobs(total: int, seed: int) -> list[Job]:
@@ -89,7 +94,7 @@ def render_job(job: Job, model_path: str | None = None) -> list[FixtureFace]:
         _init(model_path)
     assets, sp = _STATE["assets"], _STATE["points"]
     database = demo_database(job.database)
-    noise = find(job.database).demo.noise
+    noise = demo_spec(find(job.database)).noise
     rng = np.random.default_rng(job.seed)
     params = random_scene(assets, rng, job.height, job.width, (job.yaws[0], job.yaws[0]), job.expression,
                           face_fraction=(0.35, 0.55))
@@ -99,7 +104,7 @@ def render_job(job: Job, model_path: str | None = None) -> list[FixtureFace]:
         render = render_face(assets, params, job.height, job.width)
         rot = rotation(params.pitch, params.yaw, params.roll)
 
-        def native(scheme: str, noisy: bool = True):
+        def native(scheme: str, noisy: bool = True, *, render=render, rot=rot):  # bound to this yaw
             return sp.native(scheme, render.vertices, rot, render.raster, render.face_size,
                              noise if noisy else 0.0, rng)
 

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..geometry import euler_to_rotation, project as weak_perspective, vertex_normals
+from ..facemodel.model import FaceModel
+from ..geometry import euler_to_rotation, vertex_normals
+from ..geometry import project as weak_perspective
 from .renderer import Raster, compose, rasterize, shade_vertices
 from .synthetic_model import BROW, IRIS, LIPS, MOUTH, NOSTRIL, PUPIL, SCLERA, SKIN
 
@@ -22,7 +24,7 @@ from .synthetic_model import BROW, IRIS, LIPS, MOUTH, NOSTRIL, PUPIL, SCLERA, SK
 class FaceAssets:
     """What the demo renders: the model, canonical name → vertex, per-vertex materials."""
 
-    model: "object"             # landmark_fusion.facemodel.FaceModel
+    model: FaceModel
     table: dict[str, int]
     materials: np.ndarray       # (N,) int8
     size_mm: float              # face size (brow to chin) of the mean, in model units
@@ -155,7 +157,7 @@ def render_face(assets: FaceAssets, p: SceneParams, height: int, width: int) -> 
     raster = rasterize(proj[:, :2], proj[:, 2], model.triangles, height, width)
     colors = shade_vertices(normals, p.palette[assets.materials], p.light, p.ambient, p.diffuse)
     background = random_background(rng, height, width)
-    img = compose(raster, model.triangles, colors, background).astype(np.float32)
+    img: np.ndarray = compose(raster, model.triangles, colors, background).astype(np.float32)
     img = cv2.GaussianBlur(img, (0, 0), 0.6) + rng.normal(0, 3.0, img.shape).astype(np.float32)
     image = np.clip(img, 0, 255).astype(np.uint8)
     return FaceRender(image, proj, raster, p, assets.size_mm * p.scale)

@@ -15,8 +15,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
+
+from ..facemodel.model import FaceModel
 
 # Materials of the vertices (indices into the renderer's per-face palette).
 SKIN, BROW, SCLERA, IRIS, PUPIL, LIPS, MOUTH, NOSTRIL = range(8)
@@ -116,16 +119,16 @@ def landmark_place(name: str) -> tuple[str, tuple[float, ...]]:
         return "ear", (side,)
     if part == "brow":
         if rest == ["outer"] or rest == ["inner"]:
-            t = 0.0 if rest[0] == "outer" else 1.0
+            t = np.asarray(0.0 if rest[0] == "outer" else 1.0)
             return "xy", (float(brow_x(t, side)), float(brow_centre(t)))
-        t = _fraction(rest[1])
+        t = np.asarray(_fraction(rest[1]))
         sign = 1.0 if rest[0] == "upper" else -1.0
         return "xy", (float(brow_x(t, side)), float(brow_centre(t) + sign * brow_half_thickness(t)))
     if part == "eye":
         if rest in (["outer"], ["inner"]):
-            t = 0.0 if rest[0] == "outer" else 1.0
+            t = np.asarray(0.0 if rest[0] == "outer" else 1.0)
             return "xy", (float(eye_x(t, side)), float(eye_lids(t)[0]))
-        t = _fraction(rest[2])
+        t = np.asarray(_fraction(rest[2]))
         upper, lower = eye_lids(t)
         return "xy", (float(eye_x(t, side)), float(upper if rest[0] == "upper" else lower))
     if part == "nose":
@@ -140,10 +143,10 @@ def landmark_place(name: str) -> tuple[str, tuple[float, ...]]:
         where, layer, frac = rest[0], rest[1], rest[2]
         f = 1.0 if frac == "mid" else _fraction(frac)
         if layer == "outer":
-            y = lip_outer(np.float64(f))[0 if where == "upper" else 1]
-            return "xy", (side * MOUTH_HALF * (1 - f), float(y))
-        y = lip_inner(np.float64(f))[0 if where == "upper" else 1]
-        return "xy", (side * INNER_HALF * (1 - f), float(y))
+            lip_y = lip_outer(np.float64(f))[0 if where == "upper" else 1]
+            return "xy", (side * MOUTH_HALF * (1 - f), float(lip_y))
+        lip_y = lip_inner(np.float64(f))[0 if where == "upper" else 1]
+        return "xy", (side * INNER_HALF * (1 - f), float(lip_y))
     raise KeyError(name)
 
 
@@ -301,7 +304,7 @@ def _vertex_for(name: str, mean: np.ndarray, theta: np.ndarray, jaw: dict[int, n
     kind, args = landmark_place(name)
     if kind == "jaw":
         side, frac = args
-        line = jaw[side if side else -1]
+        line = jaw[int(side) if side else -1]
         pts = mean[line]
         arc = np.concatenate([[0], np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))])
         return int(line[np.argmin(np.abs(arc - frac * arc[-1]))])
@@ -345,7 +348,7 @@ def _materials(mean: np.ndarray, theta: np.ndarray) -> np.ndarray:
 class SyntheticFace:
     """The synthetic FaceModel together with what only a generated model knows."""
 
-    model: "object"            # landmark_fusion.facemodel.FaceModel
+    model: FaceModel
     table: dict[str, int]      # canonical name → vertex
     materials: np.ndarray      # (N,) int8, see MATERIAL_NAMES
     theta: np.ndarray          # (N,) azimuth of each vertex, degrees
@@ -359,7 +362,19 @@ def landmark_names(corr_dir: str | Path | None = None) -> list[str]:
     return list(dict.fromkeys(list(vocab.names) + list(canonical_landmarks())))
 
 
-def build_arrays() -> dict[str, np.ndarray | list[str]]:
+class ModelArrays(TypedDict):
+    """The arrays :func:`build_arrays` returns, each under its own type."""
+
+    mean: np.ndarray
+    theta: np.ndarray
+    triangles: np.ndarray
+    id_basis: np.ndarray
+    id_names: list[str]
+    exp_basis: np.ndarray
+    materials: np.ndarray
+
+
+def build_arrays() -> ModelArrays:
     """All arrays of the synthetic model (mean, bases, triangles, materials), no names resolved."""
     theta, y = _grid()
     mean = surface(theta, y)
@@ -387,8 +402,6 @@ def synthetic_model() -> SyntheticFace:
     """The synthetic face model (cached): FaceModel, landmark table, materials."""
     if "model" in _CACHE:
         return _CACHE["model"]
-    from landmark_fusion.facemodel.model import FaceModel
-
     a = build_arrays()
     model = FaceModel(
         name=MODEL_NAME, units="mm", mean=a["mean"], id_basis=a["id_basis"],

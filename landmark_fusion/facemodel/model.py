@@ -134,7 +134,7 @@ class FaceModel:
             out += t
         return out
 
-    def subset(self, vertices: np.ndarray) -> "FaceModel":
+    def subset(self, vertices: np.ndarray) -> FaceModel:
         """The model restricted to ``vertices`` (in that order); keeps the triangles fully inside."""
         v = np.asarray(vertices, dtype=np.int64)
         remap = np.full(self.num_vertices, -1, dtype=np.int64)
@@ -150,7 +150,7 @@ class FaceModel:
                          self.exp_basis[:, v], self.exp_std, tri, self.exp_kind, self.exp_names,
                          hints, meta)
 
-    def truncate(self, num_id: int | None = None, num_exp: int | None = None) -> "FaceModel":
+    def truncate(self, num_id: int | None = None, num_exp: int | None = None) -> FaceModel:
         """The model with only the first ``num_id`` / ``num_exp`` components (None: keep all)."""
         ki = self.num_id if num_id is None else min(int(num_id), self.num_id)
         ke = self.num_exp if num_exp is None else min(int(num_exp), self.num_exp)
@@ -159,7 +159,7 @@ class FaceModel:
                          self.exp_basis[:ke], self.exp_std[:ke], self.triangles, self.exp_kind,
                          names, dict(self.landmarks_hint), dict(self.metadata))
 
-    def to_units(self, units: str) -> "FaceModel":
+    def to_units(self, units: str) -> FaceModel:
         """The same model with lengths (mean, bases) expressed in ``units``; std values are unchanged
         because they describe the source's coefficients, not lengths of this model."""
         if units not in MM_PER_UNIT:
@@ -196,10 +196,10 @@ class FaceModel:
             arrays[f"hint/{key}"] = idx
         path = Path(path)
         with open(path, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, **arrays)  # type: ignore[arg-type]  # numpy's stubs type **kwds as allow_pickle's bool
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "FaceModel":
+    def load(cls, path: str | os.PathLike) -> FaceModel:
         """Read a file written by `save`. Never unpickles: a file holding pickled objects raises
         :class:`~landmark_fusion.safeload.PickledArrayError`; a damaged or incomplete one
         :class:`FaceModelError`, each naming the file."""

@@ -3,7 +3,8 @@ numbered, so that a wrong vertex in a table is seen at a glance (`fuse corr show
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -50,14 +51,14 @@ def render_landmarks(model: Any, table: Any, names: Sequence[str], path: str | o
 
             vocab = load_vocabulary()
             regions = {n: vocab.landmarks[n].region for n in names if n in vocab}
-        except Exception:  # the picture does not need the colours
+        except Exception:  # noqa: BLE001 - the picture does not need the colours
             regions = {}
     mean = np.asarray(model.mean, dtype=np.float64)
     mean = mean - mean.mean(0)
     triangles = np.asarray(model.triangles)
     normals = vertex_normals(mean, triangles)
     idx, has = table.vertex_indices(list(names))
-    missing = [n for n, h in zip(names, has) if not h]
+    missing = [n for n, h in zip(names, has, strict=True) if not h]
 
     fig = plt.figure(figsize=(17, 9))
     grid = fig.add_gridspec(1, 3, width_ratios=[1.0, 1.0, 0.75])
@@ -67,7 +68,7 @@ def render_landmarks(model: Any, table: Any, names: Sequence[str], path: str | o
         v = mean @ rot.T
         _shaded_mesh(ax, v, triangles)
         facing = (normals @ rot.T)[:, 2] > -0.05
-        for k, (name, vid, ok) in enumerate(zip(names, idx, has)):
+        for k, (name, vid, ok) in enumerate(zip(names, idx, has, strict=True)):
             if not ok:
                 continue
             p = v[vid]
@@ -89,7 +90,7 @@ def render_landmarks(model: Any, table: Any, names: Sequence[str], path: str | o
     legend = fig.add_subplot(grid[0, 2])
     legend.axis("off")
     lines = []
-    for k, (name, vid, ok) in enumerate(zip(names, idx, has)):
+    for k, (name, vid, ok) in enumerate(zip(names, idx, has, strict=True)):
         mark = "" if not ok else ("  (est.)" if table[name].estimated else "")
         lines.append(f"{k:3d} {name} {'-- missing' if not ok else int(vid)}{mark}")
     per_col = int(np.ceil(len(lines) / 2)) if len(lines) > 40 else len(lines)

@@ -5,7 +5,7 @@
 """
 from __future__ import annotations
 
-from typing import Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
 from .base import RawFace, Rejected, Source, SourceError
 from .record import DatabaseRecord, DatabaseRecordError, DemoSpec

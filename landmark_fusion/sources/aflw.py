@@ -23,11 +23,11 @@ fork) and dropped when the reader is pickled.
 450-px frame, 1-based (inferred: the first 2000 rows equal AFLW2000-3D's 1-based ``pt2d``), and are
 made 0-based (``x - 1``) before the 3DDFA mapping ``u = (x0 - sx) * 120 / (ex - sx)`` (``v``
 likewise), whose result is a 0-based crop pixel centre. The roi box indexes the **0-based** frame
-(3DDFA crops with ``img[sy:ey, sx:ex]``, source: ``cleardusk/3DDFA utils/inference.py`` ``crop_img``): resampling the 450x450 AFLW2000-3D images through the roi
-box reproduces the distributed crops best with crop pixel ``u`` at frame ``sx + u * (ex - sx) / 120
-+ d``, d = 0 to 0.25 px on 6 sample pairs, and clearly worse for d = -1 (a 1-based box).
-The 0-based
-450-frame points are kept in ``extra['frame_points']`` and the roi box in ``extra['roi_box']``.
+(3DDFA crops with ``img[sy:ey, sx:ex]``, source: ``cleardusk/3DDFA utils/inference.py`` ``crop_img``):
+resampling the 450x450 AFLW2000-3D images through the roi box reproduces the distributed crops best
+with crop pixel ``u`` at frame ``sx + u * (ex - sx) / 120 + d``, d = 0 to 0.25 px on 6 sample pairs,
+and clearly worse for d = -1 (a 1-based box). The 0-based 450-frame points are kept in
+``extra['frame_points']`` and the roi box in ``extra['roi_box']``.
 The box of a face is the roi box mapped into the crop, i.e. the whole crop ``(0, 0, 120, 120)``.
 Arrays are memory-mapped, opened lazily per process.
 
@@ -43,8 +43,9 @@ from __future__ import annotations
 import math
 import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -145,7 +146,7 @@ class AFLWSource:
             return iter([wrong_layout(self.name, self.root, EXPECTED)])
         return self._face_items() if self.form == "sqlite" else self._crop_items()
 
-    def _face_items(self) -> Iterator[FaceItem]:
+    def _face_items(self) -> Iterator[FaceItem | Rejected]:
         query = ("SELECT face_id, ROW_NUMBER() OVER (PARTITION BY file_id ORDER BY face_id) - 1, "
                  "COUNT(*) OVER (PARTITION BY file_id) FROM Faces ORDER BY face_id")
         try:
@@ -229,7 +230,7 @@ class AFLWSource:
         try:
             return self._query_face(item, where)
         except sqlite3.Error as error:
-            raise SourceError("corrupt_annotation", f"{where}: {error}")
+            raise SourceError("corrupt_annotation", f"{where}: {error}") from None
 
     def _query_face(self, item: FaceItem, where: str) -> list[RawFace | Rejected]:
         db = self._db()
@@ -258,7 +259,7 @@ class AFLWSource:
             try:
                 points[index] = [float(x) - self.offset, float(y) - self.offset]
             except (TypeError, ValueError):
-                raise SourceError("bad_coordinates", f"{where}: feature {feature_id} has x, y = {x!r}, {y!r}")
+                raise SourceError("bad_coordinates", f"{where}: feature {feature_id} has x, y = {x!r}, {y!r}") from None
             visible[index] = True
 
         image_size = None
@@ -289,7 +290,8 @@ class AFLWSource:
                 roi = np.load(self.root / ROI_FILE, mmap_mode="r")
                 yaws = np.load(self.root / YAW_FILE, mmap_mode="r")
             except (OSError, ValueError) as error:
-                raise SourceError("corrupt_annotation", f"{self.root / CONFIGS}: cannot load the arrays ({error})")
+                raise SourceError("corrupt_annotation",
+                                  f"{self.root / CONFIGS}: cannot load the arrays ({error})") from None
             n = pts.shape[0]
             if pts.shape[1:] != (2, NUM_POINTS) or roi.shape != (n, 4) or yaws.shape != (n,):
                 raise SourceError("corrupt_annotation",

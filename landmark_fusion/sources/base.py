@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Protocol, Sequence, Union, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -38,7 +39,8 @@ class RawFace:
     reader must do, e.g. 300W-LP ``_Flip``); ``visible`` marks the indices that carry a point.
     """
 
-    source: str                     # database name: aflw, 300w, 300w_lp, aflw2000_3d, ls3d_w, facewarehouse, lfw74, wflw
+    source: str                     # database name: aflw, 300w, 300w_lp, aflw2000_3d, ls3d_w, facewarehouse, lfw74,
+                                    # wflw
     sample_id: str                  # database-relative image path, '#k' appended for the k-th face of an image
     image_path: Path                # absolute path of the image file
     scheme: str                     # landmark scheme name: ibug68, ibug68_fixed, aflw21, fw74, wflw98
@@ -84,7 +86,7 @@ REASONS = (
 #: every normalised error on such a face divides by (almost) zero.
 MIN_BOX_SIDE = 1.0
 
-ReadResult = Sequence[Union[RawFace, Rejected]]
+ReadResult = Sequence[RawFace | Rejected]
 
 
 class SourceError(Exception):

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable, Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from .base import RawFace, Rejected, SourceError, safe_join
-from .landfiles import (FACEWAREHOUSE_CONVENTION, LandConvention, detect_convention, land_face,
-                         parse_convention_options)
+from .landfiles import FACEWAREHOUSE_CONVENTION, LandConvention, detect_convention, land_face, parse_convention_options
 from .layout import IMAGE_SUFFIXES, ROOT_ID, guarded, passes_rejections, wrong_layout
 
 NUM_POINTS = 74

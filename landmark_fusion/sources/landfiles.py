@@ -17,9 +17,10 @@ Conversion to 0-based pixel centres (y down) for an image of ``W x H`` pixels:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -67,7 +68,7 @@ def read_land(path: Path | str, expected: int | None = None) -> np.ndarray:
     the file and line.
     """
     try:
-        handle = open(path, "r", encoding="ascii", newline=None)
+        handle = open(path, encoding="ascii", newline=None)
     except FileNotFoundError:
         raise SourceError("missing_annotation", f"{path}: file not found") from None
     except OSError as error:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -181,7 +182,7 @@ def find_image(annotation: Path, suffixes: Iterable[str] = IMAGE_SUFFIXES) -> Pa
 
 def image_beside(root: Path, item: str, suffixes: Iterable[str] = IMAGE_SUFFIXES) -> str:
     """Root-relative POSIX name of the image beside the annotation ``item`` (same stem)."""
-    suffix = os.path.splitext(os.fspath(find_image(os.path.join(root, item), suffixes)))[1]
+    suffix = os.path.splitext(os.fspath(find_image(Path(root) / item, suffixes)))[1]
     return os.path.splitext(item)[0] + suffix
 
 

@@ -19,15 +19,13 @@ Splits, first rule that applies:
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path, PurePosixPath
-from typing import Iterator
 
 from .base import RawFace, Rejected
-from .landfiles import (DETECTION_SAMPLE, LandConvention, detect_convention, land_face,
-                        parse_convention_options)
-from .layout import (annotated_image, expect_layout, guarded, image_id_beside, passes_rejections,
-                     walk_files)
+from .landfiles import DETECTION_SAMPLE, LandConvention, detect_convention, land_face, parse_convention_options
+from .layout import annotated_image, expect_layout, guarded, image_id_beside, passes_rejections, walk_files
 
 NUM_POINTS = 74
 SPLIT_FOLDERS = {"train": "train", "training": "train", "test": "test", "testing": "test"}
@@ -42,7 +40,7 @@ def _key(entry: str) -> str:
 def read_split_list(path: Path) -> frozenset[str]:
     """The entries of a split list, extension-less (blank lines and ``#`` comments skipped)."""
     names = set()
-    with open(path, "r", encoding="utf-8", errors="replace") as handle:
+    with open(path, encoding="utf-8", errors="replace") as handle:
         for line in handle:
             line = line.strip()
             if line and not line.startswith("#"):

@@ -21,14 +21,22 @@ transform, docs/formats.md §5 [inferred]); option ``one_based=True`` subtracts 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 
 from .base import RawFace, Rejected, SourceError, check_points, image_size
-from .layout import (ROOT_ID, annotated_image, guarded, image_id_beside, list_dirs,
-                     passes_rejections, walk_files, wrong_layout)
+from .layout import (
+    ROOT_ID,
+    annotated_image,
+    guarded,
+    image_id_beside,
+    list_dirs,
+    passes_rejections,
+    walk_files,
+    wrong_layout,
+)
 from .torch7 import load_t7_tensor
 
 NUM_POINTS = 68

@@ -46,7 +46,7 @@ def parse_pts(text: str, path: Path | str, expected: int | None = None) -> np.nd
         end = lines.index("}", start)
     except ValueError:
         raise SourceError("corrupt_annotation",
-                          f"{path}: truncated, no closing '}}' after {len(lines) - start} point lines")
+                          f"{path}: truncated, no closing '}}' after {len(lines) - start} point lines") from None
     if end != len(lines) - 1:
         raise SourceError("corrupt_annotation", f"{path}: text after the closing '}}'")
 
@@ -56,7 +56,7 @@ def parse_pts(text: str, path: Path | str, expected: int | None = None) -> np.nd
             declared = int(header["n_points"])
         except ValueError:
             raise SourceError("corrupt_annotation",
-                              f"{path}: n_points is not an integer: {header['n_points']!r}")
+                              f"{path}: n_points is not an integer: {header['n_points']!r}") from None
 
     body = lines[start:end]
     rows = [line.split() for line in body]
@@ -81,14 +81,14 @@ def parse_pts(text: str, path: Path | str, expected: int | None = None) -> np.nd
 
 def _raise_bad_line(rows: list[list[str]], body: list[str], path: Path | str) -> None:
     """Raise the error of the first point line without exactly two numbers (the slow path)."""
-    for row, (fields, line) in enumerate(zip(rows, body)):
+    for row, (fields, line) in enumerate(zip(rows, body, strict=True)):
         if len(fields) != 2:
             raise SourceError("wrong_field_count",
                               f"{path}: point line {row + 1} has {len(fields)} fields, expected 2: {line!r}")
         try:
             float(fields[0]), float(fields[1])
         except ValueError:
-            raise SourceError("corrupt_annotation", f"{path}: point line {row + 1} is not numeric: {line!r}")
+            raise SourceError("corrupt_annotation", f"{path}: point line {row + 1} is not numeric: {line!r}") from None
 
 
 def read_pts(path: Path, expected: int | None = None) -> np.ndarray:
@@ -96,13 +96,13 @@ def read_pts(path: Path, expected: int | None = None) -> np.ndarray:
     try:
         raw = Path(path).read_bytes()
     except FileNotFoundError:
-        raise SourceError("missing_annotation", f"{path}: file not found")
+        raise SourceError("missing_annotation", f"{path}: file not found") from None
     except OSError as error:
-        raise SourceError("corrupt_annotation", f"{path}: cannot read ({error})")
+        raise SourceError("corrupt_annotation", f"{path}: cannot read ({error})") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise SourceError("corrupt_annotation", f"{path}: not a text file (invalid UTF-8)")
+        raise SourceError("corrupt_annotation", f"{path}: not a text file (invalid UTF-8)") from None
     return parse_pts(text, path, expected)
 
 

@@ -13,11 +13,19 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from importlib import import_module
-from typing import Iterable
 
-from . import (aflw2000_3d_record, aflw_record, facewarehouse_record, lfw74_record, ls3d_w_record,
-               w300_lp_record, w300_record, wflw_record)
+from . import (
+    aflw2000_3d_record,
+    aflw_record,
+    facewarehouse_record,
+    lfw74_record,
+    ls3d_w_record,
+    w300_lp_record,
+    w300_record,
+    wflw_record,
+)
 from .record import PAPER_GROUPS, DatabaseRecord, DatabaseRecordError
 
 ENV_VAR = "LANDMARK_FUSION_DATABASES"

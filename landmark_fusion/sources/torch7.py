@@ -65,7 +65,7 @@ def load_t7_tensor(path: Path | str) -> np.ndarray:
         raise
     except FileNotFoundError:
         raise SourceError("missing_annotation", f"{path}: file not found") from None
-    except Exception as error:  # torchfile raises struct.error, EOFError, ValueError, ...
+    except Exception as error:  # noqa: BLE001 - torchfile raises struct.error, EOFError, ValueError, ...
         raise SourceError("corrupt_annotation",
                           f"{path}: not a readable Torch7 file "
                           f"({type(error).__name__}: {error})") from None

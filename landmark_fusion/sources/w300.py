@@ -16,14 +16,13 @@ evaluation). ``.pts`` coordinates are 1-based and become 0-based here. One face 
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 
 from .base import RawFace, Rejected, check_points
-from .layout import (annotated_image, expect_layout, guarded, image_id_beside, passes_rejections,
-                     walk_files)
+from .layout import annotated_image, expect_layout, guarded, image_id_beside, passes_rejections, walk_files
 from .pts import read_pts
 
 NUM_POINTS = 68

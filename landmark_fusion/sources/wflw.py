@@ -39,9 +39,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -313,7 +313,7 @@ def _box_and_attributes(fields: list[str], notes: list[str]
     if flags is None or not all(v in (0.0, 1.0) for v in flags):
         notes.append(f"attributes {' '.join(flag_text)} are not six 0/1 values; left out")
         return box, None
-    return box, {name: int(v) for name, v in zip(ATTRIBUTES, flags)}
+    return box, {name: int(v) for name, v in zip(ATTRIBUTES, flags, strict=True)}
 
 
 def _floats(fields: list[str], where: str) -> np.ndarray:

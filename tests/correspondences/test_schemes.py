@@ -138,7 +138,8 @@ def _check_sides(scheme: Scheme, points: np.ndarray, visible: np.ndarray | None 
     for stem, values in groups.items():
         xs = [values[k] for k in sorted(values)]
         direction = 1 if side_of(stem) == "r" or stem.startswith("jaw") else -1
-        assert all(direction * (b - a) > 0 for a, b in zip(xs, xs[1:])), f"{scheme.name}: {stem} out of order {values}"
+        in_order = all(direction * (b - a) > 0 for a, b in zip(xs[:-1], xs[1:], strict=True))
+        assert in_order, f"{scheme.name}: {stem} out of order {values}"
         checks += 1
     # Upper lid above lower lid, upper brow edge above lower, upper outer lip above lower outer lip.
     for name, i in where.items():

@@ -3,10 +3,9 @@ are the ones a user is told to type."""
 import importlib.util
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-
-from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -6,8 +6,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from landmark_fusion.crop import (MIN_SIDE, apply_affine, box_transform, crop_box_image, crop_face,
-                                  invert_affine, norm_size, square_box)
+from landmark_fusion.crop import (
+    MIN_SIDE,
+    apply_affine,
+    box_transform,
+    crop_box_image,
+    crop_face,
+    invert_affine,
+    norm_size,
+    square_box,
+)
 
 coordinate = st.floats(min_value=-500, max_value=1500, allow_nan=False)
 

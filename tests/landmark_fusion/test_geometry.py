@@ -9,9 +9,17 @@ import pytest
 import scipy.io
 from scipy.spatial.transform import Rotation
 
-from landmark_fusion.geometry import (axis_rotation, euler_to_rotation, face_normals, image_jacobian,
-                                      project, rodrigues, rotation_to_euler, rotation_vector,
-                                      vertex_normals)
+from landmark_fusion.geometry import (
+    axis_rotation,
+    euler_to_rotation,
+    face_normals,
+    image_jacobian,
+    project,
+    rodrigues,
+    rotation_to_euler,
+    rotation_vector,
+    vertex_normals,
+)
 
 
 def test_rodrigues_matches_scipy_and_inverts() -> None:

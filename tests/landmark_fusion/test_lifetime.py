@@ -10,9 +10,17 @@ import time
 
 import pytest
 
-from landmark_fusion.lifetime import (HOST, Terminated, exit_status, owner_gone, pid_alive,
-                                      process_tag, signal_name, signals_deferred,
-                                      terminate_like_interrupt)
+from landmark_fusion.lifetime import (
+    HOST,
+    Terminated,
+    exit_status,
+    owner_gone,
+    pid_alive,
+    process_tag,
+    signal_name,
+    signals_deferred,
+    terminate_like_interrupt,
+)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

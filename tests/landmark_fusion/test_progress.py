@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from landmark_fusion.progress import LogProgress, is_terminal, progress
 

@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from landmark_fusion.safeload import (ArrayFileError, PickledArrayError, check_array_file, load_npy,
-                                      open_npz)
+from landmark_fusion.safeload import ArrayFileError, PickledArrayError, check_array_file, load_npy, open_npz
 
 
 class Payload:

@@ -50,7 +50,7 @@ def test_the_aflw_declaration_resolves_on_the_real_lists(tmp_path, samples_dir):
     names = (samples_dir / "AFLW/test.data/AFLW_GT_crop.list").read_text().split()
     ids = [f"test.data/AFLW_GT_crop/{name}" for name in names]
     splits = [aflw.plan.split_of(sample_id, "test") for sample_id in ids]
-    overlap = {Path(i).stem for i, s in zip(ids, splits) if s == "aflw2000_3d"}
+    overlap = {Path(i).stem for i, s in zip(ids, splits, strict=True) if s == "aflw2000_3d"}
     assert overlap == AFLW2000_NAMES  # the photos AFLW2000-3D holds, by image stem
     assert splits.count("test") == 2000 and splits.count("train") == 21080 - 2000 - 5
     assert aflw2000.plan.split_of("AFLW2000/image00050.jpg", "train") == "test"
@@ -62,7 +62,7 @@ def test_the_aflw_declaration_resolves_on_the_real_lists(tmp_path, samples_dir):
     assert [other.plan.split_of(i, "test") for i in ids] != splits
     rules = aflw.plan.describe()["rules"]
     assert rules[0]["images_there"] == 5 and rules[1]["candidates"] == 21075
-    chosen = sorted(i for i, s in zip(ids, splits) if s == "test")
+    chosen = sorted(i for i, s in zip(ids, splits, strict=True) if s == "test")
     assert rules[1]["chosen_sha256"] == hashlib.sha256("\n".join(chosen).encode()).hexdigest()
     # the plan stays in the building process; the entry itself still pickles
     assert pickle.loads(pickle.dumps(aflw)).plan is None
@@ -138,13 +138,13 @@ def test_the_build_writes_the_declared_splits_and_records_them(tmp_path, samples
     assert result.exit_code == 0, result.output
     (aflw,) = select_sources(load_roots(roots), "aflw")
     meta = open_shards(out).meta()
-    for source, sample_id, split in zip(meta["source"], meta["sample_id"], meta["split"]):
+    for source, sample_id, split in zip(meta["source"], meta["sample_id"], meta["split"], strict=True):
         if source == "aflw":
             assert split == aflw.plan.split_of(sample_id, "test"), sample_id
         else:
             assert split == "test"
     aflw_rows = meta[meta["source"] == "aflw"]
-    assert dict(zip(aflw_rows["sample_id"], aflw_rows["split"]))[
+    assert dict(zip(aflw_rows["sample_id"], aflw_rows["split"], strict=True))[
         "test.data/AFLW_GT_crop/image00050.jpg"] == "aflw2000_3d"
     report = json.loads(report_paths(out)[0].read_text())
     expected = aflw_rows.groupby("split").size().to_dict()
@@ -195,7 +195,7 @@ def test_the_example_in_the_docs_declares_the_aflw_protocol(samples_dir, tmp_pat
     names = (samples_dir / "AFLW/test.data/AFLW_GT_crop.list").read_text().split()
     splits = [aflw.plan.split_of(f"test.data/AFLW_GT_crop/{n}", "test") for n in names]
     assert splits.count("test") >= 2000 and "train" in splits
-    train = {n for n, s in zip(names, splits) if s == "train"}
-    test = {n for n, s in zip(names, splits) if s == "test"}
+    train = {n for n, s in zip(names, splits, strict=True) if s == "train"}
+    test = {n for n, s in zip(names, splits, strict=True) if s == "test"}
     assert not train & test and not {Path(n).stem for n in train} & AFLW2000_NAMES
     assert aflw2000.plan.split_of("AFLW2000/image00050.jpg", "x") == "test"

@@ -45,7 +45,7 @@ def tiny_face_model():
 def vertex_map() -> dict[str, int]:
     grid_x, grid_y = np.linspace(-1, 1, GRID), np.linspace(-1.2, 1.2, GRID)
     out = {}
-    for name, (x, y) in zip(LANDMARKS, LANDMARK_XY):
+    for name, (x, y) in zip(LANDMARKS, LANDMARK_XY, strict=True):
         out[name] = int(np.argmin(np.abs(grid_y - y)) * GRID + np.argmin(np.abs(grid_x - x)))
     return out
 
@@ -83,7 +83,7 @@ def render_face(model, vmap: dict[str, int], rng: np.random.Generator, size: int
         cv2.fillConvexPoly(img, np.round(pts[tri[k]] * 16).astype(np.int32), (g, int(g * 0.85), int(g * 0.7)),
                            lineType=cv2.LINE_AA, shift=4)
     lms = np.array([pts[vmap[n]] for n in LANDMARKS], np.float32)
-    for p, c in zip(lms, COLOURS):
+    for p, c in zip(lms, COLOURS, strict=True):
         cv2.circle(img, (int(round(p[0] * 16)), int(round(p[1] * 16))), int(size * 0.03 * 16),
                    tuple(int(x) for x in c), -1, lineType=cv2.LINE_AA, shift=4)
     return img, lms, float(yaw)

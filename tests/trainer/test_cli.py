@@ -100,7 +100,9 @@ def _fails_cleanly(args, *expected, code=(1, 2)):
 
 
 def test_bad_inputs_to_train_are_messages(small_shards, face_model_path, vertex_table_path, tmp_path):
-    base = lambda *extra: _train_args(small_shards, face_model_path, vertex_table_path, tmp_path / "run", *extra)
+    def base(*extra: str) -> list[str]:
+        return _train_args(small_shards, face_model_path, vertex_table_path, tmp_path / "run", *extra)
+
     not_shards = tmp_path / "notes.h5"
     not_shards.write_text("not hdf5")
     args = base()

@@ -53,5 +53,5 @@ def test_spawned_workers_give_the_same_augmented_batches(small_shards):
 
     single, spawned = batches(0), batches(2)
     assert len(single) == 3
-    for a, b in zip(single, spawned):
+    for a, b in zip(single, spawned, strict=True):
         assert torch.equal(a, b)

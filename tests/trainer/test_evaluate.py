@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from trainer.evaluate import (evaluate, face_nme, make_row, mean_shape_baseline, point_errors, to_markdown,
-                              yaw_bucket)
+from trainer.evaluate import evaluate, face_nme, make_row, mean_shape_baseline, point_errors, to_markdown, yaw_bucket
 
 
 def test_yaw_buckets_put_beyond_90_in_the_last():
@@ -61,7 +60,7 @@ def test_each_row_lists_the_landmarks_it_evaluated(trained_checkpoint, small_sha
         code = list(shards.source_names).index(row.database)
         rows = np.flatnonzero((meta["split"].astype(str) == "val").to_numpy() & (codes == code))
         with_truth = shards.get_batch(rows, ("mask",))["mask"].any(axis=0)
-        expected = [n for n, m in zip(names, with_truth) if m]
+        expected = [n for n, m in zip(names, with_truth, strict=True) if m]
         assert row.landmarks == f"{len(expected)}: {' '.join(expected)}"
     with (tmp_path / "results.csv").open() as f:
         assert [r["landmarks"] for r in csv.DictReader(f)] == [r.landmarks for r in res.rows]

@@ -11,14 +11,22 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
 
-from landmark_fusion.sources.aflw import (CROP_DIR, CROP_SIZE, LIST_FILE, MISSING_POINT, PTS_FILE, ROI_FILE,
-                                          SQLITE_NAME, YAW_FILE)
+from landmark_fusion.sources.aflw import (
+    CROP_DIR,
+    CROP_SIZE,
+    LIST_FILE,
+    MISSING_POINT,
+    PTS_FILE,
+    ROI_FILE,
+    SQLITE_NAME,
+    YAW_FILE,
+)
 
 from ..plan import DemoDatabase, JobList, RenderedFace
 from .base import FixtureFace, save_rgb

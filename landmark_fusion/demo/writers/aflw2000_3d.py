@@ -7,8 +7,8 @@ depth), ``pt2d`` (2, 21) float64 (AFLW points, missing = (-1, 452)), ``Pose_Para
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

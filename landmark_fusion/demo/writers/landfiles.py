@@ -8,8 +8,8 @@ test LFW-74's per-set convention detection.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

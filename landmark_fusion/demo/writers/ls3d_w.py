@@ -7,8 +7,8 @@ and the other test folders ``<folder>/<name>.{jpg,t7}``. Points are stored 0-bas
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -64,7 +64,7 @@ def write_ls3d_w(root: Path, faces: Sequence[FixtureFace], folder: str = BALANCE
     else:
         relative = [Path(folder) / (face.name or f"image_{i + 1:04d}") for i, face in enumerate(faces)]
     written = []
-    for face, rel in zip(faces, relative):
+    for face, rel in zip(faces, relative, strict=True):
         if len(face.points) != 68:
             raise ValueError(f"LS3D-W stores 68 points, got {len(face.points)}")
         save_rgb(root / rel.with_suffix(".jpg"), face.image)

@@ -17,6 +17,7 @@ import struct
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 TYPE_TORCH = 4
 VERSION = b"V 1"
@@ -40,7 +41,7 @@ def _object_header(index: int, class_name: str) -> bytes:
             + _string(class_name.encode("ascii")))
 
 
-def t7_tensor_bytes(array: np.ndarray, dtype: str | np.dtype = np.float32) -> bytes:
+def t7_tensor_bytes(array: np.ndarray, dtype: DTypeLike = np.float32) -> bytes:
     """The bytes ``torch.save`` writes for ``torch.<Type>Tensor`` holding ``array`` (contiguous)."""
     dtype = np.dtype(dtype)
     if dtype not in _PREFIX:
@@ -61,7 +62,7 @@ def t7_tensor_bytes(array: np.ndarray, dtype: str | np.dtype = np.float32) -> by
 
 
 def write_t7_tensor(path: Path | str, array: np.ndarray,
-                    dtype: str | np.dtype = np.float32) -> Path:
+                    dtype: DTypeLike = np.float32) -> Path:
     """Write ``array`` to ``path`` as a Torch7 tensor file (FloatTensor by default)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,8 @@
 """Write faces as a 300W release: ``<folder>/<name>.pts`` beside ``<name>.png|.jpg`` (docs/formats.md §2)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 

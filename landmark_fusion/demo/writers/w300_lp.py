@@ -15,8 +15,8 @@ seen): ``pts_2d`` and ``pts_3d`` (68, 2) float64, 1-based.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -58,13 +58,13 @@ def write_300w_lp(root: Path, faces: Sequence[FixtureFace], flip: bool = True,
     root = Path(root)
     names = [face.name or f"HELEN_{number + 1}_1_0" for number, face in enumerate(faces)]
     first_pose: dict[str, np.ndarray] = {}
-    for name, face in zip(names, faces):
+    for name, face in zip(names, faces, strict=True):
         identity, face_index, k = parse_name(name, name)
         if k == 0:
             first_pose[f"{identity}_{face_index}"] = np.asarray(face.points, dtype=np.float64) + 1.0
 
     written = []
-    for name, face in zip(names, faces):
+    for name, face in zip(names, faces, strict=True):
         if not face.visibility().all():
             raise ValueError("300W-LP annotates all 68 points; every point must be visible")
         identity, face_index, _ = parse_name(name, name)

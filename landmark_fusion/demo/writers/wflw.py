@@ -7,8 +7,8 @@ trailing space. Several faces of one image share its path (the image is written 
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -95,12 +95,12 @@ def write_wflw(root: Path, faces: Sequence[FixtureFace], attribute_lists: bool =
             for path, attribute in ATTRIBUTE_LISTS.items():
                 if int(attributes.get(attribute, 0)) == 1:
                     lines[path].append(points_line)
-    written = []
+    written: list[Path] = []
     for relative, content in lines.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(line + "\n" for line in content), encoding="ascii", newline="\n")
-        written.append(path)
+        target = root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("".join(line + "\n" for line in content), encoding="ascii", newline="\n")
+        written.append(target)
     return written
 
 

@@ -7,8 +7,9 @@ or (only with ``allow_pickle``) a 3DDFA_V2 pickle. Each format is one record of 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ...safeload import ArrayFileError
 from ..model import FaceModel, FaceModelError

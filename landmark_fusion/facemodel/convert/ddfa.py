@@ -18,8 +18,7 @@ import numpy as np
 
 from ...safeload import load_npy
 from ..model import FaceModel, FaceModelError
-from .common import (PAPER_NUM_EXP, PAPER_NUM_ID, component_count, load_pickle, points,
-                     scaled_basis, triangles_from)
+from .common import PAPER_NUM_EXP, PAPER_NUM_ID, component_count, load_pickle, points, scaled_basis, triangles_from
 
 SHAPE_SLICE = slice(12, 52)  # 62-d parameter layout, cleardusk/3DDFA utils/ddfa.py
 EXP_SLICE = slice(52, 62)

@@ -102,7 +102,7 @@ def read_eos_model(path: str | os.PathLike) -> EosMorphableModel:
     if not 1 <= version <= 4:
         raise FaceModelError(f"{path}: eos MorphableModel version {version} is not 1..4")
     shape, color = cur.pca_model(), cur.pca_model()
-    expression = None
+    expression: EosPcaModel | list[tuple[str, np.ndarray]] | None = None
     if version >= 2 and not cur.scalar("?"):
         kind = int(cur.scalar("<i4"))
         if kind == 0:
@@ -186,7 +186,7 @@ def convert_eos(path: str | os.PathLike, blendshapes: str | os.PathLike | None =
         meta["exp_components_available"] = len(expr)
     else:
         exp_basis, exp_std, kind, names = np.zeros((0, n, 3)), np.zeros(0), "pca", None
-    hints = {}
+    hints: dict[str, np.ndarray] = {}
     if m.landmark_definitions:
         meta["landmark_definitions"] = m.landmark_definitions
     return FaceModel(name or path.stem, units, mean, id_basis, id_std, exp_basis, exp_std, tri,

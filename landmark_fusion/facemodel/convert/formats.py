@@ -6,9 +6,10 @@ convert``'s flags are the options named here (a test keeps them in step).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from . import bfm, ddfa, eos, facemodel_npz, ict
 from .common import is_pickle_path

@@ -5,8 +5,7 @@ import h5py
 import numpy as np
 import pytest
 
-from landmark_fusion.build import (BuildSettings, InProcessEngine, ProcessPoolEngine, build_shards,
-                                   default_engine, work)
+from landmark_fusion.build import BuildSettings, InProcessEngine, ProcessPoolEngine, build_shards, default_engine, work
 from landmark_fusion.roots import Root
 
 ROOTS = {"300w": "300W", "aflw2000_3d": "AFLW2000-3D", "facewarehouse": "FaceWarehouse"}

@@ -13,8 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from landmark_fusion.build import BuildFailed, BuildSettings, build_shards
-from landmark_fusion.build.output import (BuildFiles, OutputError, commit, remove_stale,
-                                          temporary_path)
+from landmark_fusion.build.output import BuildFiles, OutputError, commit, remove_stale, temporary_path
 from landmark_fusion.commands import fuse
 from landmark_fusion.lifetime import HOST, process_tag
 from landmark_fusion.roots import Root
@@ -153,7 +152,7 @@ def test_stale_temporaries_of_dead_runs_only_are_removed(tmp_path):
 def test_commit_finishes_before_a_signal_acts(tmp_path, monkeypatch):
     files = [tmp_path / "x.h5", tmp_path / "x.h5.rejected.jsonl", tmp_path / "x.h5.report.json"]
     moves = []
-    for final, role in zip(files, ("output", "rejected", "report")):
+    for final, role in zip(files, ("output", "rejected", "report"), strict=True):
         temporary = temporary_path(final)
         temporary.write_text("new")
         moves.append((temporary, final, role))

@@ -16,11 +16,11 @@ from landmark_fusion.build.results import WORKER_CRASHED
 from landmark_fusion.build.run import scheme_names
 from landmark_fusion.build.tasks import chunked
 from landmark_fusion.build.work import init_worker, preload_modules, process_chunk
+from landmark_fusion.correspondence import canonical_landmarks
 from landmark_fusion.demo.writers.base import FixtureFace
 from landmark_fusion.demo.writers.w300 import write_300w
 from landmark_fusion.roots import Root
 from landmark_fusion.sources import SOURCES
-from landmark_fusion.correspondence import canonical_landmarks
 
 COUNT = 21
 
@@ -77,7 +77,7 @@ def test_pool_results_match_the_in_process_run(folder):
     pooled = _collect(run_tasks(_tasks(folder), _context(folder, 2)))
     assert serial[0] == pooled[0] == [f"afw/face_{i:05d}.jpg" for i in range(COUNT)]
     assert serial[2] == pooled[2] == []
-    for a, b in zip(serial[1], pooled[1]):  # the crops came through the shared ring intact
+    for a, b in zip(serial[1], pooled[1], strict=True):  # the crops came through the shared ring intact
         np.testing.assert_array_equal(a, b)
 
 
@@ -128,5 +128,5 @@ def test_without_a_ring_the_crops_come_through_the_pipe(folder, monkeypatch):
     serial = _collect(run_tasks(_tasks(folder), _context(folder, 0)))
     pooled = _collect(run_tasks(_tasks(folder), _context(folder, 2)))
     assert pooled[0] == serial[0] and len(pooled[1]) == COUNT
-    for a, b in zip(serial[1], pooled[1]):
+    for a, b in zip(serial[1], pooled[1], strict=True):
         np.testing.assert_array_equal(a, b)

@@ -83,9 +83,9 @@ def test_real_samples_rows(real_build, samples_dir):
     scheme = load_scheme("ibug68_fixed")
     names = shards.landmark_names
     for index in scheme.kept_indices:
-        l = names.index(scheme.index_to_name[index])
-        assert sample["mask"][l]
-        back = apply_affine(sample["crop_to_image"].astype(np.float64), sample["landmarks"][l])
+        j = names.index(scheme.index_to_name[index])
+        assert sample["mask"][j]
+        back = apply_affine(sample["crop_to_image"].astype(np.float64), sample["landmarks"][j])
         np.testing.assert_allclose(back, expected[index], atol=2e-3)
     w, h = expected.max(0) - expected.min(0)
     scale = 1.0 / float(sample["crop_to_image"][0, 0])

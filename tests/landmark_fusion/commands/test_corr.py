@@ -180,7 +180,8 @@ def test_build_uses_one_folder_everywhere_and_reports_it(tmp_path, demo_roots, m
     assert not _subnasale_marked(tmp_path / "chosen.h5")
     assert report["correspondences"]["folder"] == str(mine.resolve())
     hashes = report["correspondences"]["sha256"]
-    assert sorted(hashes) == ["landmarks.yaml"] + [f"schemes/{p.name}" for p in sorted((mine / "schemes").glob("*.yaml"))]
+    schemes = [f"schemes/{p.name}" for p in sorted((mine / "schemes").glob("*.yaml"))]
+    assert sorted(hashes) == ["landmarks.yaml", *schemes]
     assert hashes["schemes/ibug68.yaml"] == hashlib.sha256((mine / "schemes/ibug68.yaml").read_bytes()).hexdigest()
     # the environment variable, changed between two builds of one process, reaches the workers too
     monkeypatch.setenv(ENV_VAR, str(mine))

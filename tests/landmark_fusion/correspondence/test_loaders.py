@@ -6,8 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from landmark_fusion.correspondence import (CorrespondenceError, canonical_landmarks, clear_caches, list_schemes,
-                                            load_scheme, load_vocabulary, validate)
+from landmark_fusion.correspondence import (
+    CorrespondenceError,
+    canonical_landmarks,
+    clear_caches,
+    list_schemes,
+    load_scheme,
+    load_vocabulary,
+    validate,
+)
 from landmark_fusion.paths import using_correspondences
 
 

@@ -104,6 +104,6 @@ def test_every_structural_error_of_a_file_at_once(corr_copy: Path, plant) -> Non
 def test_check_scheme_builds_the_scheme_of_a_valid_file(corr_copy: Path) -> None:
     scheme, problems = check_scheme(corr_copy / SCHEME, load_vocabulary(corr_copy))
     assert problems == [] and scheme.name == "ibug68" and scheme.path == str(corr_copy / SCHEME)
-    assert scheme.drops[0] == (2, "2-D face contour: it follows the visible silhouette, so its place on "
-                                  "the 3-D face slides along the cheek with yaw")
+    assert scheme.drops[0] == (2, ("2-D face contour: it follows the visible silhouette, so its place on "
+                                  "the 3-D face slides along the cheek with yaw"))
     assert scheme.drop_mirrors[0] == 16 and scheme.describes[0].startswith("2-D face contour")

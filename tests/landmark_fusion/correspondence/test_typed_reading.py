@@ -39,8 +39,8 @@ def test_a_valid_file_is_located(tmp_path: Path) -> None:
     ("num_points: 2", "num_points: 2.0", "2: num_points: must be an integer, not 2.0"),
     ("num_points: 2", "num_points: -2", "2: num_points: must be positive, not -2"),
     ("name: s", "name: S", "1: name: names are lower-case words joined by '_', not 'S'"),
-    ("name: s", "nmae: s", "1: unknown key 'nmae' (allowed: databases, description, expected_kept, fixed, "
-                           "name, notes, num_points, paper_kept, points)"),
+    ("name: s", "nmae: s", ("1: unknown key 'nmae' (allowed: databases, description, expected_kept, fixed, "
+                           "name, notes, num_points, paper_kept, points)")),
     ("name: s\n", "", "1: missing key 'name': the scheme name, equal to the file name"),
     ("{index: 0, name: chin}", "[0, chin]", "5: points[0]: must be a mapping, not a list"),
     ("{index: 0, name: chin}", "{index: 0, name: chin, index: 0}", "5: points[0] (chin): key 'index' given twice"),
@@ -55,8 +55,8 @@ def test_pydantic_errors_in_the_projects_words(tmp_path: Path, old: str, new: st
 
 def test_an_entrys_own_check_names_the_key_it_is_about(tmp_path: Path) -> None:
     text = SCHEME.replace("{index: 0, name: chin}", "{index: 0,\n     name: chin,\n     mirror_index: 1}")
-    assert _messages(tmp_path, text) == ["7: points[0] (chin): a kept point mirrors through the vocabulary; "
-                                         "remove its 'mirror_index'"]
+    assert _messages(tmp_path, text) == [("7: points[0] (chin): a kept point mirrors through the vocabulary; "
+                                         "remove its 'mirror_index'")]
 
 
 def test_problems_come_in_file_order(tmp_path: Path) -> None:
@@ -66,9 +66,10 @@ def test_problems_come_in_file_order(tmp_path: Path) -> None:
 
 def test_top_level_and_key_types(tmp_path: Path) -> None:
     assert _messages(tmp_path, "# only a comment\n") == ["the file is empty"]
-    assert _messages(tmp_path, "- 1\n", VocabularyFile) == ["1: expected a mapping at the top level (required: landmarks)"]
+    expected = ["1: expected a mapping at the top level (required: landmarks)"]
+    assert _messages(tmp_path, "- 1\n", VocabularyFile) == expected
     assert _messages(tmp_path, "- 1\n", TableFile) == [
-        "1: expected a mapping at the top level (keys: model, description, model_names, num_vertices, contours, "
-        "landmarks)"]
+        ("1: expected a mapping at the top level (keys: model, description, model_names, num_vertices, contours, "
+        "landmarks)")]
     assert _messages(tmp_path, "landmarks:\n  7: {vertex: 1, source: s}\n", TableFile) == [
         "2: landmarks: key 7: must be text, not 7"]

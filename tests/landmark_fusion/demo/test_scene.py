@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import scipy.io
 
+from landmark_fusion.correspondence import load_scheme
 from landmark_fusion.demo.assets import synthetic_assets
 from landmark_fusion.demo.scene import random_scene, render_face
 from landmark_fusion.demo.scheme_points import SchemePoints
 from landmark_fusion.demo.writers.aflw2000_3d import write_aflw2000_3d
 from landmark_fusion.demo.writers.base import FixtureFace
 from landmark_fusion.geometry import euler_to_rotation, project
-from landmark_fusion.correspondence import load_scheme
 
 
 @pytest.fixture(scope="module")

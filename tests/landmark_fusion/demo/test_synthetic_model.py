@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import yaml
 
-from landmark_fusion.demo import synthetic_model as sm
 from landmark_fusion.correspondence import canonical_landmarks, load_vocabulary
+from landmark_fusion.demo import synthetic_model as sm
 
 
 @pytest.fixture(scope="module")

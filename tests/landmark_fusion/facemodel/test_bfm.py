@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from landmark_fusion.facemodel import FaceModelError, load_model
-from landmark_fusion.facemodel.convert.bfm import convert_bfm2009, convert_bfm2017
+from landmark_fusion.facemodel.convert.bfm import convert_bfm2009
 
 from .conftest import bump_grid
 
@@ -71,7 +71,8 @@ def test_bfm2009_with_3ddfa_expression(bfm2009, model_expression):
     rows = (3 * KEEP[:, None] + np.arange(3)).reshape(-1)
     rng = np.random.default_rng(2)
     a, b = rng.normal(size=100), rng.normal(size=29)
-    expect = d["shapeMU"][rows, 0] + e["mu_exp"][:, 0] + d["shapePC"][rows, :100].astype(np.float64) @ (a * d["shapeEV"][:100, 0]) \
+    expect = d["shapeMU"][rows, 0] + e["mu_exp"][:, 0] \
+        + d["shapePC"][rows, :100].astype(np.float64) @ (a * d["shapeEV"][:100, 0]) \
         + e["w_exp"].astype(np.float64) @ (b * e["sigma_exp"][:, 0])
     np.testing.assert_allclose(m.decode(a, b), expect.reshape(-1, 3), rtol=1e-4, atol=1.0)
     # triangles: those of the full mesh with all corners kept, renumbered, CCW
@@ -124,7 +125,8 @@ def test_bfm2017_h5(tmp_path):
     m = load_model(path)
     assert (m.num_vertices, m.num_id, m.num_exp, m.units) == (n, 40, 29, "mm")
     a, b = rng.normal(size=40), rng.normal(size=29)
-    expect = v.reshape(-1) + q @ (a * np.sqrt(np.linspace(400, 1, 40))) + qe[:, :29] @ (b * np.sqrt(np.linspace(30, 1, 30)[:29]))
+    expect = v.reshape(-1) + q @ (a * np.sqrt(np.linspace(400, 1, 40))) \
+        + qe[:, :29] @ (b * np.sqrt(np.linspace(30, 1, 30)[:29]))
     np.testing.assert_allclose(m.decode(a, b), expect.reshape(-1, 3), atol=1e-3)
     np.testing.assert_array_equal(m.triangles, t)
 

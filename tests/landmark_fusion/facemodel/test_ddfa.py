@@ -53,7 +53,8 @@ def test_fixture_folder_with_bases_decodes_3ddfa_formula(tmp_path):
     assert (m.num_id, m.num_exp) == (40, 10)
     a, b = np.linspace(-1, 1, 40), np.linspace(1, -1, 10)
     u = np.load(tmp_path / "u_shp.npy")[:, 0] + np.load(tmp_path / "u_exp.npy")[:, 0]
-    expect = u + np.load(tmp_path / "w_shp_sim.npy") @ (a * std[12:52]) + np.load(tmp_path / "w_exp_sim.npy") @ (b * std[52:62])
+    expect = u + np.load(tmp_path / "w_shp_sim.npy") @ (a * std[12:52]) \
+        + np.load(tmp_path / "w_exp_sim.npy") @ (b * std[52:62])
     # 3DDFA reshapes with order='F' over (3, N): the same as xyz-interleaved rows
     np.testing.assert_allclose(m.decode(a, b), expect.reshape(3, -1, order="F").T, rtol=1e-4, atol=1.0)
     np.testing.assert_array_equal(m.triangles, t)

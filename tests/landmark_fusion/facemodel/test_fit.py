@@ -8,13 +8,21 @@ import numpy as np
 import pytest
 import scipy.io
 
-from landmark_fusion.facemodel import load_model
-from landmark_fusion.facemodel.fit import (AnnotatedFaces, LandmarkModel, fit_landmarks, flag_outliers,
-                                           fitted_vertices, landmark_residuals, nme_normaliser,
-                                           suggest_vertices, yaw_start)
-from landmark_fusion.geometry import euler_to_rotation, project, rodrigues
-from landmark_fusion.facemodel.tables import load_model_table
 from landmark_fusion.correspondence import load_scheme
+from landmark_fusion.facemodel import load_model
+from landmark_fusion.facemodel.fit import (
+    AnnotatedFaces,
+    LandmarkModel,
+    fit_landmarks,
+    fitted_vertices,
+    flag_outliers,
+    landmark_residuals,
+    nme_normaliser,
+    suggest_vertices,
+    yaw_start,
+)
+from landmark_fusion.facemodel.tables import load_model_table
+from landmark_fusion.geometry import euler_to_rotation, project, rodrigues
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,14 @@ import pytest
 import trimesh
 
 from landmark_fusion.facemodel import load_model
-from landmark_fusion.facemodel.harmonics import (correction_basis, correction_weights, cotangent_laplacian,
-                                                 lumped_mass, manifold_harmonics, solve_harmonics)
+from landmark_fusion.facemodel.harmonics import (
+    correction_basis,
+    correction_weights,
+    cotangent_laplacian,
+    lumped_mass,
+    manifold_harmonics,
+    solve_harmonics,
+)
 from landmark_fusion.facemodel.model import FaceModel
 
 from .conftest import bump_grid

@@ -10,10 +10,18 @@ import numpy as np
 import pytest
 import scipy.io
 
-from landmark_fusion.facemodel.tables import (TableEntry, TableError, list_tables, load_model_table,
-                                              read_table, table_for, table_problems, write_entry)
-from landmark_fusion.paths import correspondences_dir
 from landmark_fusion.correspondence import load_scheme, load_vocabulary
+from landmark_fusion.facemodel.tables import (
+    TableEntry,
+    TableError,
+    list_tables,
+    load_model_table,
+    read_table,
+    table_for,
+    table_problems,
+    write_entry,
+)
+from landmark_fusion.paths import correspondences_dir
 
 SHIPPED = ["bfm2009_53490", "bfm_3ddfa_53215", "bfm_3ddfa_v2_38365", "ict_facekit", "sfm3448"]
 
@@ -50,7 +58,8 @@ def test_sfm_table_equals_eos_file(models_dir: Path) -> None:
     assert table["nose_tip"].vertex == 114 and table["chin"].vertex == 33
     # WFLW-98 entries of the unmerged eos PR #358 fill names the 68-point file lacks
     assert table["mouth_r_inner_corner"].vertex == 408
-    assert table["brow_r_upper_3of4"].alternatives == ((241, "eos PR #358 share/ibug_to_sfm_98.txt (unmerged), WFLW 37"),)
+    assert table["brow_r_upper_3of4"].alternatives == (
+        (241, "eos PR #358 share/ibug_to_sfm_98.txt (unmerged), WFLW 37"),)
 
 
 def test_ict_table_equals_official_68_jaw_as_alternatives(models_dir: Path) -> None:
@@ -59,7 +68,7 @@ def test_ict_table_equals_official_68_jaw_as_alternatives(models_dir: Path) -> N
     npz = np.load(models_dir / "ict-facekit" / "ict_facekit_face.npz")
     table = load_model_table("ict_facekit")
     fixed = load_scheme("ibug68_fixed").index_to_name
-    for name, official in zip(fixed, npz["landmarks_68"].tolist()):
+    for name, official in zip(fixed, npz["landmarks_68"].tolist(), strict=True):
         entry = table[name]
         if name.startswith("jaw_"):
             assert entry.estimated and entry.alternatives[0][0] == official
@@ -133,7 +142,7 @@ def test_write_entry_replaces_and_inserts_keeping_comments(tmp_path: Path) -> No
     write_entry(path, TableEntry("nose_tip", 115, "test", estimated=True, data="x: 3 faces", error=1.25), order)
     after = path.read_text().splitlines()
     assert len(after) == len(before)
-    changed = [(a, b) for a, b in zip(before, after) if a != b]
+    changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
     assert len(changed) == 1 and changed[0][1].strip().startswith("nose_tip: {vertex: 115, estimated: true")
     table = read_table(path)
     assert table["nose_tip"] == TableEntry("nose_tip", 115, "test", True, "x: 3 faces", 1.25)
@@ -178,8 +187,8 @@ def test_every_problem_of_a_table_at_once_with_its_line(tmp_path: Path) -> None:
         read_table(path)
     assert str(info.value).splitlines() == [
         f"{path}:2: num_vertices: must be positive, not 0",
-        f"{path}:5: landmarks.nose_tip: missing key 'source': where the vertex comes from (a published "
-        "file, or the command that estimated it)",
+        (f"{path}:5: landmarks.nose_tip: missing key 'source': where the vertex comes from (a published "
+        "file, or the command that estimated it)"),
         f"{path}:6: landmarks: key 'chin' given twice"]
 
 

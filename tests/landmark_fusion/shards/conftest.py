@@ -10,8 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from landmark_fusion.shards import (FORMAT_VERSION, Sample, ShardInfo, create_writer, open_shards,
-                                    stack_samples)
+from landmark_fusion.shards import FORMAT_VERSION, Sample, ShardInfo, create_writer, open_shards, stack_samples
 
 SIZE, NAMES = 24, ["brow_r_outer", "eye_r_outer", "nose_tip", "chin", "mouth_l"]
 
@@ -58,7 +57,7 @@ def assert_rows_equal(batch: dict, rows: list[Sample]) -> None:
 
 def write(path, info, rows, splits=(0, 5, 21, 53)):
     writer = create_writer(path, info)
-    for lo, hi in zip(splits[:-1], splits[1:]):
+    for lo, hi in zip(splits[:-1], splits[1:], strict=True):
         writer.append(stack_samples(rows[lo:hi], info.crop_size, len(info.landmark_names)))
     writer.close()
     return open_shards(path)

@@ -1,7 +1,6 @@
 """HDF5 shards: every field and attribute round-trips; lazy reopening in spawned workers."""
 from __future__ import annotations
 
-
 import h5py
 import numpy as np
 
@@ -45,7 +44,7 @@ def test_batches_across_small_field_chunks(tmp_path, shard_info, shard_rows, che
     rows = [type(r)(**{**r.__dict__, "sample_id": f"row_{i:05d}"}) for i, r in enumerate(rows)]
     writer = create_writer(tmp_path / "big.h5", shard_info, compression="lzf")
     cuts = [0, 1, 300, 511, 512, 513, 1100, len(rows)]
-    for lo, hi in zip(cuts[:-1], cuts[1:]):
+    for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):
         batch = stack_samples(rows[lo:hi], shard_info.crop_size, 5)
         writer.append(batch)
         for column in batch.values():  # the writer must not keep the caller's arrays

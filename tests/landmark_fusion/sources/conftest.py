@@ -1,8 +1,9 @@
 """Helpers the reader tests share: read one face, or read a whole source and sort out rejections."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 

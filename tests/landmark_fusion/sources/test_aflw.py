@@ -140,7 +140,7 @@ def test_sqlite_form_and_damaged_rows(tmp_path):
     assert [r.sample_id for r in results[:3]] == ["flickr/0/shared.jpg#0", "flickr/0/shared.jpg#1",
                                                   "flickr/0/single.jpg#0"]
     assert [source.sample_id(item) for item in items[:3]] == [r.sample_id for r in results[:3]]
-    for face, written in zip(results[:2], faces[:2]):
+    for face, written in zip(results[:2], faces[:2], strict=True):
         np.testing.assert_array_equal(face.visible, written.visibility())
         np.testing.assert_allclose(face.points[face.visible], written.points[written.visibility()], atol=1e-12)
         assert np.isnan(face.points[~face.visible]).all()

@@ -26,7 +26,7 @@ def test_items_and_exact_points(root, read_face):
     pts68 = np.load(root / "test.configs/AFLW2000-3D.pts68.npy")
     pts21 = np.load(root / "test.configs/AFLW2000-3D.pts21.npy")
     pose = np.load(root / "test.configs/AFLW2000-3D.pose.npy")
-    for item, name in zip(items, NAMES):
+    for item, name in zip(items, NAMES, strict=True):
         face = read_face(source, item)
         mat = scipy.io.loadmat(root / item)
         assert face.sample_id == f"AFLW2000/{name}.jpg" and face.split == "test"
@@ -103,8 +103,8 @@ def test_a_defect_in_an_optional_key_keeps_the_face(root, tmp_path):
     np.testing.assert_array_equal(trimmed.extra["aflw21_visible"], reference.extra["aflw21_visible"])
     np.testing.assert_array_equal(np.nan_to_num(trimmed.extra["aflw21_points"], nan=-7),
                                   np.nan_to_num(reference.extra["aflw21_points"], nan=-7))
-    assert trimmed.extra["notes"] == ["optional key 'pt2d' has 23 points; the 2 after the 21 AFLW "
-                                      "points are left out"]
+    assert trimmed.extra["notes"] == [("optional key 'pt2d' has 23 points; the 2 after the 21 AFLW "
+                                      "points are left out")]
     np.testing.assert_array_equal(trimmed.points, reference.points)
     short = faces["AFLW2000/image00081.mat"]
     assert "aflw21_points" not in short.extra and "roi" not in short.extra and len(short.extra["notes"]) == 2

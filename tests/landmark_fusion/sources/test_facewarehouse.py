@@ -73,8 +73,8 @@ def test_broken_poses_are_rejected(samples_dir, tmp_path, read_results):
     source = FaceWarehouseSource(tmp_path)
     results, reasons = read_results(source)
     assert list(results) == [f"Tester_1/TrainingPose/pose_{j}.land" for j in range(4)]
-    assert {item.split("/")[-1]: reason for item, reason in reasons.items()} == {"pose_0.land": "missing_annotation", "pose_2.land": "missing_image",
-                       "pose_3.land": "wrong_point_count"}
+    assert {item.split("/")[-1]: reason for item, reason in reasons.items()} == {
+        "pose_0.land": "missing_annotation", "pose_2.land": "missing_image", "pose_3.land": "wrong_point_count"}
     assert "73" in results["Tester_1/TrainingPose/pose_3.land"].detail
     assert isinstance(results["Tester_1/TrainingPose/pose_1.land"], RawFace)
 
@@ -88,7 +88,7 @@ def test_written_fixture_reads_back(tmp_path):
     items = list(source.items())
     assert items == ["Tester_1/TrainingPose/pose_0.land", "Tester_1/TrainingPose/pose_1.land",
                      "Tester_2/TrainingPose/pose_0.land"]
-    for face, item in zip(faces, items):
+    for face, item in zip(faces, items, strict=True):
         (read,) = source.read(item)
         np.testing.assert_allclose(read.points, face.points, atol=64 * 1e-6)
 

@@ -6,8 +6,13 @@ import pytest
 
 from landmark_fusion.demo.writers.landfiles import write_land
 from landmark_fusion.sources.base import SourceError
-from landmark_fusion.sources.landfiles import (LandConvention, detect_convention, land_to_pixels,
-                                               parse_convention_options, read_land)
+from landmark_fusion.sources.landfiles import (
+    LandConvention,
+    detect_convention,
+    land_to_pixels,
+    parse_convention_options,
+    read_land,
+)
 
 
 def _sample_rows(path):

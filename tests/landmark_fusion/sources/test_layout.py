@@ -7,8 +7,7 @@ import pytest
 
 from landmark_fusion.sources import layout
 from landmark_fusion.sources.base import RawFace, Rejected
-from landmark_fusion.sources.layout import (expect_layout, passes_rejections, walk_files,
-                                            wrong_layout)
+from landmark_fusion.sources.layout import expect_layout, passes_rejections, walk_files, wrong_layout
 
 
 def _touch(path):

@@ -11,15 +11,13 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from landmark_fusion.sources import SOURCES, DatabaseRecord, DatabaseRecordError, DemoSpec, get_source
-from landmark_fusion.sources.registry import (SHIPPED, collect, declared_modules, find, names,
-                                              paper_databases)
+from landmark_fusion.sources.registry import SHIPPED, collect, declared_modules, find, names, paper_databases
 
 from .test_base import _fixture_roots
 

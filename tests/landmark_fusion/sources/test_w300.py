@@ -79,7 +79,7 @@ def test_release_layout_with_damaged_entries(release, read_results):
     results, rejected = read_results(source)
     assert rejected == {"afw/a_67.pts": "wrong_point_count", "afw/b_nan.pts": "bad_coordinates",
                         "afw/c_truncated.pts": "corrupt_annotation", "afw/d_no_image.pts": "missing_image"}
-    for item, reason in rejected.items():
+    for item in rejected:
         assert item.split("/")[-1].split(".")[0] in results[item].detail
     faces = {item: r for item, r in results.items() if isinstance(r, RawFace)}
     assert {f.extra["subset"]: f.split for f in faces.values()} == {

@@ -92,7 +92,7 @@ def test_main_lists_fixture(main_lists):
         "WFLW_images/1--Handshaking/a.jpg#0", "WFLW_images/1--Handshaking/a.jpg#1",
         "WFLW_images/1--Handshaking/b.jpg",
         "WFLW_images/2--Demo/c.jpg#0", "WFLW_images/2--Demo/c.jpg#1", "WFLW_images/2--Demo/d.jpg"]
-    for face, fixture in zip(read, faces):
+    for face, fixture in zip(read, faces, strict=True):
         np.testing.assert_allclose(face.points, fixture.points, atol=5e-7)
         assert face.split == fixture.split
     assert read[0].extra["attributes"] == {"pose": 1, "expression": 0, "illumination": 0,

@@ -42,7 +42,7 @@ def test_sqlite_round_trip(tmp_path):
     source = AFLWSource(tmp_path)
     read = [r for item in source.items() for r in source.read(item)]
     assert all(isinstance(r, RawFace) for r in read)
-    for face, got in zip(faces, read):
+    for face, got in zip(faces, read, strict=True):
         assert got.sample_id == f"flickr/0/{face.name}.jpg"
         np.testing.assert_array_equal(got.visible, face.visibility())
         np.testing.assert_allclose(got.points[got.visible], face.points[face.visibility()], atol=1e-12)

@@ -28,7 +28,7 @@ def test_round_trip_and_real_layout(tmp_path, samples_dir):
     source = W300Source(tmp_path)
     by_id = {f.sample_id: f for item in source.items() for f in source.read(item)}
     assert all(isinstance(f, RawFace) for f in by_id.values())
-    for face, stem in zip(faces, ["lfpw/trainset/f0.png", "01_Indoor/f1.jpg", "ibug/f2.jpg"]):
+    for face, stem in zip(faces, ["lfpw/trainset/f0.png", "01_Indoor/f1.jpg", "ibug/f2.jpg"], strict=True):
         read = by_id[stem]
         np.testing.assert_allclose(read.points, face.points, atol=5e-7)  # 6 decimals in the file
         assert read.split == face.split
