@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
+from landmark_fusion.correspondence import load_scheme
 from landmark_fusion.facemodel import load_model
 from landmark_fusion.facemodel.fit import AnnotatedFaces, landmark_residuals, suggest_vertices
 from landmark_fusion.facemodel.tables import read_table, table_for
-from landmark_fusion.correspondence import load_scheme
 
 REPO = Path(__file__).resolve().parents[1]
 _PROFILE_STEP = re.compile(r"_(\d+)\.\w+$")

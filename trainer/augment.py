@@ -14,8 +14,8 @@ Pixel convention: integer coordinates are pixel centres (0-based), a W-pixel ima
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, asdict
-from typing import Sequence
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 
 import numpy as np
 

@@ -9,13 +9,14 @@ handed a list of draws by a batch sampler (:func:`batch_loader`), reads the batc
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence, Tuple, Union
+from collections.abc import Iterable, Sequence
+from typing import Any, Union
 
 import numpy as np
 
 from landmark_fusion.sources.registry import paper_databases
 
-from .augment import AugmentConfig, BatchDraw, OUTPUT_SIZE, draw_batch, plain_draw, warp_batch, warp_targets
+from .augment import OUTPUT_SIZE, AugmentConfig, BatchDraw, draw_batch, plain_draw, warp_batch, warp_targets
 from .augment_device import PIXEL_MEAN, PIXEL_SCALE, network_input
 from .data_rows import ImageReader, load_small_fields
 from .errors import InputError
@@ -113,7 +114,7 @@ def to_network_image(image: np.ndarray) -> np.ndarray:
     return ((np.asarray(image, np.float32) - PIXEL_MEAN) / PIXEL_SCALE).transpose(2, 0, 1).copy()
 
 
-Key = Union[int, Tuple[int, int]]
+Key = Union[int, tuple[int, int]]
 
 
 class ShardDataset:

@@ -19,8 +19,16 @@ from . import components as C
 from .augment_device import network_input
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import PRESETS, TrainConfig, config_from_dict, config_to_dict, preset_config, write_config
-from .data import ShardDataset, batch_loader, describe_empty, mirror_permutation, open_shard_set, \
-    select_indices, source_codes, source_names_for
+from .data import (
+    ShardDataset,
+    batch_loader,
+    describe_empty,
+    mirror_permutation,
+    open_shard_set,
+    select_indices,
+    source_codes,
+    source_names_for,
+)
 from .data_shares import rank_seed, rank_share, read_units
 from .errors import InputError
 from .evaluate import predict, summarise_by_source
@@ -40,7 +48,7 @@ class TrainResult:
     val: dict[str, float] = field(default_factory=dict)
     checkpoint: str | None = None
     state_dict: dict | None = None
-    train_rows: "np.ndarray | None" = None  # the shard rows this rank trained on (its share under torchrun)
+    train_rows: np.ndarray | None = None  # the shard rows this rank trained on (its share under torchrun)
 
 
 #: What a checkpoint needs for ``--resume`` (``last.pt`` has it; ``final.pt`` holds the weights only).

@@ -7,7 +7,7 @@ which the paper says it reuses. At 128×128 the last feature map is 4×4.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, asdict
+from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
 import torch

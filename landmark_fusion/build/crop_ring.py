@@ -110,7 +110,7 @@ class CropRing:
             spec.slots, spec.rows, spec.size, spec.size, 3)
 
     @classmethod
-    def create(cls, slots: int, rows: int, size: int) -> "CropRing | None":
+    def create(cls, slots: int, rows: int, size: int) -> CropRing | None:
         """A new ring file, removed again by :meth:`close`; None where no folder has the room.
 
         The file's space is reserved up front: a sparse file on a full ``/dev/shm`` (64 MiB in
@@ -133,7 +133,7 @@ class CropRing:
         return None
 
     @classmethod
-    def _make(cls, spec: RingSpec) -> "CropRing | None":
+    def _make(cls, spec: RingSpec) -> CropRing | None:
         """The ring file of ``spec``, created and mapped; None (nothing left) where it cannot be."""
         path = Path(spec.path)
         try:
@@ -154,7 +154,7 @@ class CropRing:
             raise
 
     @classmethod
-    def attach(cls, spec: RingSpec) -> "CropRing":
+    def attach(cls, spec: RingSpec) -> CropRing:
         """The ring made by another process (a worker's view of it)."""
         return cls(spec, owner=False)
 

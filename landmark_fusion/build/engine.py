@@ -9,7 +9,8 @@ tasks on a cluster (imported only when used). An engine may hand a chunk's resul
 """
 from __future__ import annotations
 
-from typing import Callable, Generator, Iterable, Protocol
+from collections.abc import Callable, Generator, Iterable
+from typing import Protocol
 
 from .context import WorkerContext
 from .results import ChunkResult

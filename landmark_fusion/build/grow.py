@@ -23,9 +23,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..shards.manifest import ManifestError, read_manifest
 from .output import BuildFiles, OutputError, foreign_reason

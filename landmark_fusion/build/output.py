@@ -29,9 +29,9 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from ..lifetime import HOST, TAG_PATTERN, owner_gone, process_tag, signals_deferred
 from ..shards.manifest import MANIFEST_NAME, is_manifest
@@ -73,7 +73,7 @@ class BuildFiles:
     failed_rejected: Path
 
     @classmethod
-    def of(cls, output: str | os.PathLike) -> "BuildFiles":
+    def of(cls, output: str | os.PathLike) -> BuildFiles:
         out = Path(output)
         return cls(out, *(out.with_name(f"{out.name}.{suffix}") for suffix in (
             "report.json", "rejected.jsonl", "failed.report.json", "failed.rejected.jsonl")))

@@ -21,10 +21,10 @@ import multiprocessing
 import os
 import time
 from collections import deque
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
-from typing import Generator, Iterable, Iterator, Sequence
 
 from ..lifetime import signals_deferred
 from .context import WorkerContext

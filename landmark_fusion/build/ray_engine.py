@@ -28,9 +28,10 @@ import tempfile
 import threading
 import uuid
 from collections import deque
+from collections.abc import Generator, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Generator, Iterable
+from typing import Any
 
 import numpy as np
 

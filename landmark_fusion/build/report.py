@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
-from typing import IO, Any, Iterable
+from typing import IO, Any
 
 from ..sources.base import Rejected
 
@@ -113,7 +114,7 @@ class BuildReport:
 
     @classmethod
     def from_sections(cls, sections: dict[str, dict[str, Any]], first: Iterable[dict[str, str]],
-                      first_rejected: int = FIRST_REJECTED) -> "BuildReport":
+                      first_rejected: int = FIRST_REJECTED) -> BuildReport:
         """A report of the databases of ``sections`` (``{name: source_section}``, in order) whose
         first rejections are ``first`` (the head of the set's rejection list)."""
         report = cls(list(sections), first_rejected=first_rejected)

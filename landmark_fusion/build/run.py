@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..correspondence import SCHEMES_DIR, VOCABULARY_FILE, canonical_landmarks, list_schemes
 from ..lifetime import signals_deferred
 from ..paths import correspondences_dir, using_correspondences
 from ..progress import progress
@@ -33,16 +34,23 @@ from ..shards import ShardInfo, create_writer, output_format
 from ..shards.crops import encoding_attributes
 from ..sources import SOURCES
 from ..splits import DeclaredSplits
-from ..correspondence import SCHEMES_DIR, VOCABULARY_FILE, canonical_landmarks, list_schemes
 from .context import WorkerContext
 from .engine import Engine, InProcessEngine
-from .grow import DATABASE_KEYS, Grow, GrowPlan, assemble, kept_rejections, merged_splits, plan_grow
-from .output import (JOURNAL_NAME, REJECTED_NAME, BuildFiles, OutputError, check_target, commit, discard,
-                     remove_stale, temporary_path)
+from .grow import Grow, GrowPlan, assemble, kept_rejections, merged_splits, plan_grow
+from .output import (
+    JOURNAL_NAME,
+    REJECTED_NAME,
+    BuildFiles,
+    OutputError,
+    check_target,
+    commit,
+    discard,
+    remove_stale,
+    temporary_path,
+)
 from .pool import ProcessPoolEngine
 from .report import BuildReport
-from .resume import (Checkpoint, ResumeError, adopt_leftover, fingerprint, remove_journal,
-                     write_journal)
+from .resume import Checkpoint, ResumeError, adopt_leftover, fingerprint, remove_journal, write_journal
 from .settings import BuildSettings
 from .tasks import ChunkStream, StreamChanged, apply_events
 from .work import init_worker, preload_modules, process_chunk

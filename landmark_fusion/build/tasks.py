@@ -13,9 +13,10 @@ output already holds (``skip``) without counting their events twice.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from ..roots import Root
 from ..sources import get_source

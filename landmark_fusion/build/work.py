@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import math
 import signal
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .. import unify as unify_module
+from ..correspondence import load_scheme
 from ..crop import box_around, crop_box_image, extent_norm_size, landmark_extent, reduction_for
 from ..imageio import decode_image
 from ..lifetime import end_with
@@ -33,7 +34,6 @@ from ..shards.schema import Sample
 from ..sources import SOURCES, get_source
 from ..sources.base import RawFace, Rejected, SourceError, check_points
 from ..unify import unify
-from ..correspondence import load_scheme
 from .allocator import reuse_large_buffers
 from .context import WorkerContext
 from .crop_ring import CropRing
@@ -96,7 +96,7 @@ def _reader(name: str):
     return reader
 
 
-@lru_cache(maxsize=None)
+@cache
 def scheme_size(scheme: str) -> int:
     """Number of native points of a scheme (cached per process: loading validates the YAML)."""
     return load_scheme(scheme).num_points

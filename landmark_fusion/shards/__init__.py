@@ -11,8 +11,7 @@ from pathlib import Path
 
 from .base import ShardSet
 from .formats import FORMATS, by_suffix, file_format, folder_format, shard_format
-from .schema import (FIELDS, FORMAT_VERSION, META_FIELDS, Sample, ShardInfo,
-                     stack_samples)
+from .schema import FIELDS, FORMAT_VERSION, META_FIELDS, Sample, ShardInfo, stack_samples
 
 
 def output_format(path: str | os.PathLike) -> str:

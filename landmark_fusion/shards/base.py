@@ -7,8 +7,8 @@ process id is remembered, a changed id means a forked or spawned worker and trig
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -50,7 +50,7 @@ class ShardSet:
         """Close this process's handles (they re-open on the next access)."""
         self._pid = None
 
-    def __enter__(self) -> "ShardSet":
+    def __enter__(self) -> ShardSet:
         return self
 
     def __exit__(self, *exc: object) -> None:

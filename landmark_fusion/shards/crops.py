@@ -9,7 +9,8 @@ for JPEG sets: a raw set's bytes are those of the versions before the option.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

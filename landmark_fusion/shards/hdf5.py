@@ -6,8 +6,8 @@ Each field of docs/shards.md is a dataset of that name; file attributes carry ``
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

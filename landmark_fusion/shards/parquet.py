@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter, OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -127,7 +127,7 @@ class ParquetWriter:
     @classmethod
     def resume(cls, path: str | Path, info: ShardInfo, parts: list[dict],
                rows_per_shard: int = ROWS_PER_SHARD, row_group_rows: int = ROW_GROUP_ROWS
-               ) -> "ParquetWriter":
+               ) -> ParquetWriter:
         """Continue a set in ``path`` after its closed ``parts`` (as :attr:`parts` listed them):
         any other part file there (the one being written when the build stopped) is removed."""
         first = int(parts[0]["file"][5:-8]) if parts else 0

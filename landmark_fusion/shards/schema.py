@@ -49,7 +49,7 @@ class ShardInfo:
                 "margin": float(self.margin), "format_version": int(self.format_version), **self.extra}
 
     @classmethod
-    def from_attrs(cls, attrs: dict[str, Any]) -> "ShardInfo":
+    def from_attrs(cls, attrs: dict[str, Any]) -> ShardInfo:
         version = int(attrs["format_version"])
         if version > FORMAT_VERSION:
             raise ValueError(f"shard format version {version} is newer than this reader "

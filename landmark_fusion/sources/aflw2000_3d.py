@@ -28,15 +28,14 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Iterator, Mapping
 
 import numpy as np
 
-from .aflw import MISSING_X, unmark_points  # noqa: F401 - MISSING_X: the pt2d marker, docs/formats.md §4
+from .aflw import MISSING_X, unmark_points
 from .base import RawFace, Rejected, check_points, safe_join
-from .layout import (expect_layout, guarded, list_dirs, passes_rejections, require_image,
-                     walk_files)
+from .layout import expect_layout, guarded, list_dirs, passes_rejections, require_image, walk_files
 from .matfiles import load_mat, optional_yaw
 
 NUM_POINTS = 68

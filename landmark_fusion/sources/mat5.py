@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 

@@ -9,8 +9,8 @@ key out and says why in ``notes``, and the reader keeps the face with that note 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 

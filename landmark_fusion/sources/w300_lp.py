@@ -40,14 +40,22 @@ its identity ``<DB>_<id>`` (all faces, profiles and flips of one source image la
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 
 from .base import RawFace, Rejected, SourceError, check_points, image_size, safe_join
-from .layout import (ROOT_ID, guarded, hold_out_split, list_dirs, passes_rejections,
-                     require_image, walk_files, wrong_layout)
+from .layout import (
+    ROOT_ID,
+    guarded,
+    hold_out_split,
+    list_dirs,
+    passes_rejections,
+    require_image,
+    walk_files,
+    wrong_layout,
+)
 from .matfiles import load_mat, optional_yaw
 
 NUM_POINTS = 68
