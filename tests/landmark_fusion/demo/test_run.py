@@ -91,3 +91,23 @@ def test_a_stopped_demo_leaves_no_process(tmp_path, processes, name):
     if name == "SIGTERM":
         assert status == 143 and "stopped by SIGTERM" in err and "Traceback" not in err, err
     processes.wait_for(lambda: not processes.session(demo.pid), timeout=15)
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGKILL"])
+def test_a_demo_stopped_while_training_leaves_no_process_and_no_results(tmp_path, processes, name):
+    """The whole demo (`fuse` of cli.py) stopped in its training step, which runs in the demo's own
+    process: the data loader's worker ends with it, and no checkpoint, network or evaluation is left."""
+    import signal
+
+    out = tmp_path / "demo"
+    demo = processes.start("demo", "--out", str(out), "--faces", "16", "--workers", "1", "--train-steps",
+                           "100000", "--no-progress", cwd=tmp_path)
+    processes.wait_for(lambda: (out / "training").is_dir() and len(processes.session(demo.pid)) >= 2,
+                       timeout=300)  # training: the demo and its loader worker
+    status, err = processes.stop(demo, signal.Signals[name])
+    if name == "SIGTERM":
+        assert status == 143 and "stopped by SIGTERM" in err and "Traceback" not in err, err
+    processes.wait_for(lambda: not processes.session(demo.pid), timeout=30)
+    assert not (out / "training" / "final.pt").exists()
+    assert not any((out / name).exists() for name in ("network.onnx", "evaluation.csv", "reconstruction.obj"))
