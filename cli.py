@@ -13,17 +13,20 @@ from __future__ import annotations
 import copy
 import time
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import click
 
 from landmark_fusion.commands import fuse as fusion_commands
 from landmark_fusion.commands import version_option
 from landmark_fusion.commands.demo import demo_options, run_fusion_part
-from landmark_fusion.demo.run import DemoResult, face_model_file, reconstruction_target
 from trainer.cli import train
 from trainer.demo import DEMO_PRESET, DEMO_STEPS, DemoTraining
 from trainer.demo import run as run_training_part
+
+if TYPE_CHECKING:  # the demo's modules read the database records: loaded when the demo runs, so that
+    # a broken $LANDMARK_FUSION_DATABASES is one message of the command, not an error on start
+    from landmark_fusion.demo.run import DemoResult
 
 if not any(param.name == "version" for param in train.params):
     version_option("train")(train)
@@ -35,6 +38,8 @@ def train_demo(fused: DemoResult, settings: DemoTraining, model_path: Path | Non
     with, one test image and its box, then the trainer's short training, evaluation, export and
     reconstruction. Its outputs and times go into ``fused``; a failure is recorded there (the fusion
     results stay) rather than raised."""
+    from landmark_fusion.demo.run import face_model_file, reconstruction_target
+
     t0 = time.perf_counter()
     try:
         model = face_model_file(fused.out, model_path)
