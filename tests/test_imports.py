@@ -12,11 +12,13 @@ otherwise form a "cycle" with each of them).
 Checks: no cycle among the imports that run when modules load; no cycle counting every import
 either (an import deferred into a function or behind ``TYPE_CHECKING`` hides a cycle from the
 interpreter, not from the design), except the known cycles of :data:`KNOWN_CYCLE_EDGES`;
-``landmark_fusion`` never imports ``trainer``; the build's engines never import the work they run.
+``landmark_fusion`` never imports ``trainer``, nor names one of its modules in a string (a module
+path for ``importlib`` or ``python -m``); the build's engines never import the work they run.
 """
 from __future__ import annotations
 
 import ast
+import re
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +36,8 @@ KNOWN_CYCLE_EDGES: frozenset[tuple[str, str]] = frozenset({
     # against the database of a Root, which it names in annotations only (TYPE_CHECKING).
     ("landmark_fusion.splits", "landmark_fusion.roots"),
 })
+#: A string that names a trainer module: ``trainer`` alone, or a dotted path that starts with it.
+TRAINER_MODULE = re.compile(r"^\s*trainer\s*$|(?<![\w.])trainer(?:\.[A-Za-z_]\w*)+")
 #: Kinds of import (see the module docstring).
 MODULE, TYPE, FUNCTION = "module", "type", "function"
 
@@ -128,6 +132,24 @@ def import_edges(modules: dict[str, Path] | None = None) -> list[Edge]:
                 if target is not None and target != module:
                     edges.append(Edge(module, target, node.lineno, kind))
     return list(dict.fromkeys(edges))
+
+
+def code_strings(tree: ast.AST) -> list[ast.Constant]:
+    """The string constants of ``tree`` that the code uses: every one but the docstrings (those
+    document, they run nothing)."""
+    docstrings = {id(body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                  and (body := node.body) and isinstance(body[0], ast.Expr)
+                  and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)}
+    return [node for node in ast.walk(tree) if isinstance(node, ast.Constant)
+            and isinstance(node.value, str) and id(node) not in docstrings]
+
+
+def trainer_module_strings(path: Path) -> list[str]:
+    """``FILE:LINE: 'string'`` for each string of the code in ``path`` that names a trainer module."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return [f"{path.relative_to(REPO) if path.is_relative_to(REPO) else path}:{node.lineno}: {node.value!r}"
+            for node in code_strings(tree) if TRAINER_MODULE.search(node.value)]
 
 
 def find_cycle(edges: list[Edge]) -> list[Edge] | None:
@@ -281,6 +303,30 @@ def test_landmark_fusion_never_imports_trainer(edges: list[Edge]) -> None:
              and e.imported.partition(".")[0] == "trainer"]
     assert not wrong, "landmark_fusion imports trainer: " + ", ".join(
         f"{e.importer} line {e.line} -> {e.imported}" for e in wrong)
+
+
+def test_trainer_module_strings_are_found(tmp_path: Path) -> None:
+    """The string check itself: module paths are found, prose and docstrings are not."""
+    path = tmp_path / "sample.py"
+    path.write_text(textwrap.dedent('''
+        """Docstring naming trainer.demo, which documents only."""
+        import importlib
+        ENTRY = "trainer.demo"
+        def start():
+            """Starts ``python -m trainer.demo``."""
+            importlib.util.find_spec("trainer")
+            return [f"-m trainer.loop {ENTRY}", "the trainer's demo preset", "retrainer.x", "trainer"]
+    '''))
+    found = sorted(line.split(":")[1:] for line in trainer_module_strings(path))
+    assert found == [["4", " 'trainer.demo'"], ["7", " 'trainer'"], ["8", " '-m trainer.loop '"], ["8", " 'trainer'"]]
+
+
+def test_landmark_fusion_names_no_trainer_module_in_a_string() -> None:
+    """The fusion stage does not reach the trainer by name either (``importlib``, ``python -m``):
+    what uses both packages is composed at the top of the project (cli.py)."""
+    found = [hit for path in sorted((REPO / "landmark_fusion").rglob("*.py"))
+             for hit in trainer_module_strings(path)]
+    assert not found, "landmark_fusion names a trainer module: " + "; ".join(found)
 
 
 def test_the_build_engines_never_import_the_work(edges: list[Edge]) -> None:

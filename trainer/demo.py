@@ -1,19 +1,19 @@
 """The training part of ``fuse demo``: a short training on the demo's shards, the evaluation table, the
 ONNX export and the reconstruction of one demo image, all written into the demo folder.
 
-``fuse demo`` starts it as a separate process, ``python -m trainer.demo DIR --model M --image I --box B``,
-so that ``landmark_fusion`` never imports ``trainer`` (the dependency stays one-way, see
-docs/architecture.md). It only uses the trainer's own Python API (``loop.train``, ``evaluate.evaluate``,
-``export.export``, ``reconstruct.reconstruct``) and writes ``DIR/training/outputs.json`` (what → path) so
-the demo's summary can list every output.
+``fuse demo`` (cli.py at the top of the project) calls :func:`run` after the fusion part, in the
+same process, with the shards, face model, image and box that part made; ``landmark_fusion`` itself
+never calls the trainer (docs/architecture.md). :func:`run` uses only the trainer's own Python API
+(``loop.train``, ``evaluate.evaluate``, ``export.export``, ``reconstruct.reconstruct``) and returns
+what it wrote where (:class:`DemoOutputs`). ``python -m trainer.demo DIR --model M --image I --box B``
+runs it alone on a demo folder.
 """
 from __future__ import annotations
 
 import csv
-import json
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -28,7 +28,6 @@ DEMO_STEPS = 800
 #: One torch thread: a step of this small network is a fraction of a second, and on a machine whose
 #: cores are busy with other jobs two threads made it ten times slower (measured, docs/benchmarks.md).
 DEMO_THREADS = 1
-MANIFEST = "outputs.json"
 
 
 @dataclass
@@ -41,6 +40,15 @@ class DemoTraining:
     seed: int = 0
     progress: bool = True
     threads: int | None = DEMO_THREADS  # torch CPU threads (None: torch's default)
+
+
+@dataclass
+class DemoOutputs:
+    """What the training part wrote where (what → path, in the order written) and how long each of its
+    parts took (train, eval, export, reconstruct → seconds)."""
+
+    outputs: dict[str, Path] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def train_config(shards: Path, model: Path, run_dir: Path, s: DemoTraining, has_val: bool):
@@ -108,9 +116,9 @@ def write_evaluation_csv(tables: dict[str, list[list[str]]], path: Path) -> Path
 
 def run(demo_dir: str | Path, model: str | Path, image: str | Path, box: Sequence[float],
         settings: DemoTraining = DemoTraining(), shards: str | Path | None = None,
-        log: Callable[[str], None] = print) -> dict[str, Path]:
+        log: Callable[[str], None] = print) -> DemoOutputs:
     """Train, evaluate, export and reconstruct into ``demo_dir`` (``demo_dir/training`` is made afresh);
-    returns (and writes to ``demo_dir/training/outputs.json``) what was written where."""
+    returns what was written where."""
     from .evaluate import evaluate, table_rows
     from .export import export
     from .loop import train
@@ -176,16 +184,7 @@ def run(demo_dir: str | Path, model: str | Path, image: str | Path, box: Sequenc
     log(f"reconstruction of {image}: yaw {yaw:.1f}°, pitch {pitch:.1f}°, roll {roll:.1f}°")
     seconds["reconstruct"] = time.perf_counter() - t0
 
-    manifest = {"outputs": {k: str(v) for k, v in outputs.items()},
-                "seconds": {k: round(v, 2) for k, v in seconds.items()}}
-    (run_dir / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-    return outputs
-
-
-def read_manifest(demo_dir: str | Path) -> dict:
-    """The ``outputs.json`` written by :func:`run` (empty when absent)."""
-    path = Path(demo_dir) / "training" / MANIFEST
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    return DemoOutputs(outputs, seconds)
 
 
 @click.command("demo-train")
@@ -211,7 +210,10 @@ def main(demo_dir: Path, model: str, image: str, box: str, shards: str | None, s
     if len(b) != 4:
         raise click.BadParameter("--box needs x0,y0,x1,y1")
     settings = DemoTraining(steps, width, batch_size, seed, progress, threads)
-    run(demo_dir, model, image, b, settings, shards, log=click.echo)
+    written = run(demo_dir, model, image, b, settings, shards, log=click.echo)
+    width = max(len(what) for what in written.outputs)
+    for what, path in written.outputs.items():
+        click.echo(f"  {what:<{width}}  {path}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,7 +1,11 @@
-"""`fuse demo`: synthetic mini-databases in every native format → roots.yaml → build → stats →
-contact sheet → a short training, its evaluation, ONNX export and one reconstruction (when the
-trainer package is installed; it runs as a child process, ``python -m trainer.demo``, so that
-landmark_fusion never imports trainer). Everything runs offline; nothing is downloaded.
+"""`fuse demo`'s fusion part: synthetic mini-databases in every native format → roots.yaml → build →
+stats → contact sheet. Everything runs offline; nothing is downloaded.
+
+The steps after it (a short training, its evaluation, the ONNX export and one reconstruction) belong
+to the trainer; the ``fuse`` command at the top of the project composes them with this part, handing
+them the :class:`DemoResult` (its shards, its databases) and :func:`face_model_file` and
+:func:`reconstruction_target` (what to train with and what to reconstruct). This package never calls
+them (docs/architecture.md).
 """
 from __future__ import annotations
 
@@ -15,21 +19,16 @@ from .databases import DATABASES, Job, plan_jobs, render_job, write_database
 
 
 @dataclass
-class TrainSettings:
-    """Size of the demo's short training; None keeps the trainer's demo defaults (trainer/demo.py)."""
-
-    steps: int | None = None
-    width: float | None = None
-    batch_size: int | None = None
-    threads: int | None = None
-
-
-@dataclass
 class DemoResult:
+    """Where the demo put everything and how long each step took; the steps composed after the fusion
+    part add their outputs, times and failure here, so that one summary lists them all."""
+
     out: Path
-    outputs: dict[str, Path] = field(default_factory=dict)   # what → where
-    faces: dict[str, int] = field(default_factory=dict)      # database → rendered faces
-    seconds: dict[str, float] = field(default_factory=dict)  # step → wall time
+    shards: Path                                               # the fused shards (DIR/fused.h5)
+    databases: dict[str, Path] = field(default_factory=dict)   # database → its mini-database folder
+    outputs: dict[str, Path] = field(default_factory=dict)     # what → where
+    faces: dict[str, int] = field(default_factory=dict)        # database → rendered faces
+    seconds: dict[str, float] = field(default_factory=dict)    # step → wall time
     notes: list[str] = field(default_factory=list)
     train_seconds: dict[str, float] = field(default_factory=dict)  # part of the training step → time
     failed: str | None = None                                        # why the training step failed
@@ -38,8 +37,7 @@ class DemoResult:
         lines = [f"demo {'finished' if self.failed is None else 'FAILED'} in {sum(self.seconds.values()):.1f} s "
                  f"({', '.join(f'{k} {v:.1f} s' for k, v in self.seconds.items())})"]
         if self.train_seconds:
-            lines.append("training step: " + ", ".join(f"{k.split(': ', 1)[-1]} {v:.1f} s"
-                                                      for k, v in self.train_seconds.items()))
+            lines.append("training step: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.train_seconds.items()))
         lines.append("faces rendered: " + ", ".join(f"{db} {n}" for db, n in self.faces.items()))
         lines.append("outputs:")
         width = max((len(w) for w in self.outputs), default=0)
@@ -108,15 +106,14 @@ def write_roots(out: Path, entries: dict[str, dict]) -> Path:
 
 
 def run_demo(out: str | Path, faces: int = 300, model_path: str | None = None, seed: int = 0,
-             train: bool = True, workers: int = 2, progress: bool = True,
-             log: Callable[[str], None] = print, train_settings: "TrainSettings | None" = None) -> DemoResult:
-    """Run the whole demo into ``out``; returns where everything went."""
+             workers: int = 2, progress: bool = True, log: Callable[[str], None] = print) -> DemoResult:
+    """Run the demo's fusion part into ``out``; returns where everything went."""
     from landmark_fusion.build import BuildSettings, build_shards
     from landmark_fusion.roots import load_roots
 
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    result = DemoResult(out)
+    result = DemoResult(out, shards=out / "fused.h5")
 
     t0 = time.perf_counter()
     jobs = plan_jobs(faces, seed)
@@ -131,39 +128,24 @@ def run_demo(out: str | Path, faces: int = 300, model_path: str | None = None, s
     for db in DATABASES:
         entries[db] = write_database(db, out / "databases" / db, by_db[db])
         result.faces[db] = len(by_db[db])
+        result.databases[db] = Path(entries[db]["path"])
     roots_path = write_roots(out, entries)
     result.outputs["databases"] = out / "databases"
     result.outputs["roots.yaml"] = roots_path
     result.seconds["write"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    shards = out / "fused.h5"
     roots = list(load_roots(roots_path).values())
     settings = BuildSettings(workers=workers if workers > 1 else 0, progress=progress,
                              overwrite=True)  # the demo's own folder: its earlier shards go
-    report = build_shards(roots, shards, settings)
+    report = build_shards(roots, result.shards, settings)
     log(report.table())
-    result.outputs["fused shards"] = shards
+    result.outputs["fused shards"] = result.shards
     result.seconds["build"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    result.outputs.update(_stats_and_sheet(shards, out, log))
+    result.outputs.update(_stats_and_sheet(result.shards, out, log))
     result.seconds["stats"] = time.perf_counter() - t0
-
-    if train:
-        t0 = time.perf_counter()
-        if not trainer_available():
-            result.notes.append("the trainer package is not installed: training, evaluation, export and "
-                                "reconstruction were skipped")
-        else:
-            try:
-                outputs, parts = _train(shards, out, {db: Path(e["path"]) for db, e in entries.items()},
-                                        model_path, train_settings or TrainSettings(), seed, progress, log)
-                result.outputs.update(outputs)
-                result.train_seconds.update(parts)
-            except Exception as error:  # noqa: BLE001 - keep the fusion results and say what failed
-                result.failed = str(error)
-        result.seconds["train"] = time.perf_counter() - t0
     return result
 
 
@@ -187,20 +169,16 @@ def _stats_and_sheet(shards: Path, out: Path, log) -> dict[str, Path]:
     return outputs
 
 
-#: The trainer's documented entry point for the demo's training part (trainer/demo.py). It runs in its
-#: own process: landmark_fusion never imports trainer (docs/architecture.md).
-TRAINER_ENTRY = "trainer.demo"
+def face_model_file(out: Path, model_path: str | Path | None) -> Path:
+    """The face model the demo's faces were rendered with, as a file: ``model_path``, or the built-in
+    synthetic face written to ``out/synthetic_model.npz``."""
+    if model_path is not None:
+        return Path(model_path)
+    from .synthetic_model import synthetic_model
 
-
-def trainer_available() -> bool:
-    """Whether the trainer's demo entry point is installed. Only the top-level package is looked up
-    (``find_spec`` of a dotted name would import the parent package), then its ``demo.py`` file."""
-    import importlib.util
-
-    package, module = TRAINER_ENTRY.split(".")
-    spec = importlib.util.find_spec(package)
-    return spec is not None and any((Path(loc) / f"{module}.py").is_file()
-                                    for loc in spec.submodule_search_locations or [])
+    path = out / "synthetic_model.npz"
+    synthetic_model().model.save(str(path))
+    return path
 
 
 def reconstruction_target(shards: Path, roots: dict[str, Path]) -> tuple[Path, tuple[float, float, float, float]]:
@@ -228,43 +206,3 @@ def reconstruction_target(shards: Path, roots: dict[str, Path]) -> tuple[Path, t
     box = (centre[0] - half, centre[1] - half, centre[0] + half, centre[1] + half)
     source = str(meta.loc[row, "source"])
     return Path(roots[source]) / str(meta.loc[row, "sample_id"]), tuple(round(float(v), 3) for v in box)
-
-
-def _train(shards: Path, out: Path, roots: dict[str, Path], model_path: str | None, settings: "TrainSettings",
-           seed: int, progress: bool, log) -> tuple[dict[str, Path], dict[str, float]]:
-    """The trainer's demo entry point in a child process: a short training, the evaluation table, the
-    ONNX export and one reconstruction. Its printed lines go through ``log``; its progress bars
-    (stderr) go straight to the terminal."""
-    import json
-    import subprocess
-    import sys
-
-    if model_path is None:
-        from .synthetic_model import synthetic_model
-
-        model_path = str(out / "synthetic_model.npz")
-        synthetic_model().model.save(model_path)
-    image, box = reconstruction_target(shards, roots)
-    cmd = [sys.executable, "-m", TRAINER_ENTRY, str(out), "--model", str(model_path), "--shards", str(shards),
-           "--image", str(image), "--box", ",".join(map(str, box)), "--seed", str(seed),
-           "--progress" if progress else "--no-progress"]
-    cmd += [arg for name, value in (("--steps", settings.steps), ("--width", settings.width),
-                                    ("--batch-size", settings.batch_size), ("--threads", settings.threads))
-            if value is not None for arg in (name, str(value))]
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, bufsize=1) as child:
-        assert child.stdout is not None
-        try:
-            for line in child.stdout:
-                log(line.rstrip("\n"))
-        except BaseException:  # the demo is stopped (SIGTERM reaches only this process): so is its child
-            child.terminate()
-            raise
-    if child.returncode != 0:
-        how = (f"was killed by signal {-child.returncode}" if child.returncode < 0
-               else f"failed with exit code {child.returncode}")
-        raise RuntimeError(f"the demo training ({' '.join(cmd[1:4])} …) {how}; its messages are above")
-    manifest_path = out / "training" / "outputs.json"
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    outputs = {"face model": Path(model_path)}
-    outputs.update({what: Path(path) for what, path in manifest["outputs"].items()})
-    return outputs, {f"train: {k}": float(v) for k, v in manifest.get("seconds", {}).items()}

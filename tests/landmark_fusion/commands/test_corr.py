@@ -220,7 +220,7 @@ def _broken(tmp_path: Path, name: str) -> tuple[Path, str]:
 
 COMMANDS = [["corr", "list"], ["corr", "show", "ibug68"], ["corr", "validate"], ["corr", "docs"],
             ["build", "--out", "{tmp}/x.h5", "--workers", "0"],
-            ["demo", "--out", "{tmp}/demo", "--no-train", "--faces", "8"]]
+            ["demo", "--out", "{tmp}/demo", "--faces", "8"]]
 
 
 @pytest.mark.parametrize("kind", ["scheme", "yaml", "encoding"])

@@ -86,7 +86,7 @@ def test_pickled_model_files_are_refused_by_every_command(tmp_path):
         for args in (["model", "info", str(path)], ["model", "convert", str(path), "--out", str(tmp_path / "o.npz")],
                      ["corr", "validate", "--model", str(path)],
                      ["corr", "check", "--model", str(path), "--roots", str(roots), "--sources", "300w"],
-                     ["demo", "--out", str(tmp_path / "demo"), "--model", str(path), "--no-train", "--faces", "8"]):
+                     ["demo", "--out", str(tmp_path / "demo"), "--model", str(path), "--faces", "8"]):
             r = CliRunner().invoke(fuse, args)
             assert r.exit_code == 1, (args, r.output)
             assert f"{path}: refused:" in r.output and "could run code" in r.output, (args, r.output)

@@ -1,7 +1,6 @@
-"""`fuse demo` end to end: native mini-databases → roots.yaml → fused.h5 with every source (--no-train),
-and with a tiny training: evaluation CSV, ONNX network and reconstructed mesh."""
-import csv
-
+"""The demo's fusion part (the fusion stage's own `fuse demo`): native mini-databases → roots.yaml →
+fused.h5 with every source, stats and contact sheet; the whole demo, with its training, is tested with
+the command that composes it (tests/test_cli.py)."""
 import numpy as np
 import pytest
 import yaml
@@ -13,7 +12,7 @@ from landmark_fusion.demo.databases import DATABASES
 
 def test_demo_builds_shards_with_every_source(tmp_path):
     out = tmp_path / "demo"
-    result = CliRunner().invoke(fuse, ["demo", "--out", str(out), "--faces", "8", "--no-train",
+    result = CliRunner().invoke(fuse, ["demo", "--out", str(out), "--faces", "8",
                                        "--workers", "1", "--no-progress", "--seed", "3"])
     assert result.exit_code == 0, result.output
     roots = yaml.safe_load((out / "roots.yaml").read_text())
@@ -40,7 +39,7 @@ def test_demo_builds_shards_with_every_source(tmp_path):
     assert "contact sheet" in result.output and str(out / "fused.h5") in result.output
     assert not (out / "training").exists() and not (out / "evaluation.csv").exists()
     # the demo's own folder can be run again (its earlier shards are replaced); a user's cannot
-    again = CliRunner().invoke(fuse, ["demo", "--out", str(out), "--faces", "8", "--no-train",
+    again = CliRunner().invoke(fuse, ["demo", "--out", str(out), "--faces", "8",
                                       "--workers", "1", "--no-progress", "--seed", "4"])
     assert again.exit_code == 0, again.output
     assert len(open_shards(out / "fused.h5")) > 0
@@ -48,7 +47,7 @@ def test_demo_builds_shards_with_every_source(tmp_path):
     mine.mkdir()
     (mine / "training").mkdir()
     (mine / "training" / "notes.txt").write_text("the user's")
-    refused = CliRunner().invoke(fuse, ["demo", "--out", str(mine), "--faces", "8", "--no-train"])
+    refused = CliRunner().invoke(fuse, ["demo", "--out", str(mine), "--faces", "8"])
     assert refused.exit_code == 1 and "was not made by fuse demo" in refused.output
     assert sorted(p.relative_to(mine).as_posix() for p in mine.rglob("*")) == ["training", "training/notes.txt"]
 
@@ -62,7 +61,7 @@ def test_demo_renders_a_converted_ict_model(tmp_path, models_dir):
     assert converted.exit_code == 0, converted.output
     out = tmp_path / "demo"
     result = runner.invoke(fuse, ["demo", "--out", str(out), "--model", str(model), "--faces", "8",
-                                  "--no-train", "--workers", "1", "--no-progress", "--seed", "5"])
+                                  "--workers", "1", "--no-progress", "--seed", "5"])
     assert result.exit_code == 0, result.output
     from landmark_fusion.shards import open_shards
 
@@ -79,57 +78,6 @@ def test_demo_renders_a_converted_ict_model(tmp_path, models_dir):
             assert np.linalg.norm(nose - chin) > 10  # a face, not a collapsed point set
 
 
-def test_demo_trains_evaluates_exports_and_reconstructs(tmp_path):
-    pytest.importorskip("trainer.demo")
-    ort = pytest.importorskip("onnxruntime")
-    trimesh = pytest.importorskip("trimesh")
-    from landmark_fusion.demo.run import reconstruction_target, trainer_available
-    from landmark_fusion.demo.synthetic_model import synthetic_model
-    from trainer.evaluate import TABLE_COLUMNS
-
-    assert trainer_available()
-    out = tmp_path / "demo"
-    result = CliRunner().invoke(fuse, ["demo", "--out", str(out), "--faces", "16", "--train-steps", "5",
-                                       "--train-batch", "8", "--workers", "1", "--no-progress", "--seed", "1"])
-    assert result.exit_code == 0, result.output
-
-    # evaluation table: one row per (split, database) of the shards' test faces, numeric NMEs
-    with (out / "evaluation.csv").open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["split", *TABLE_COLUMNS]
-    from landmark_fusion.shards import open_shards
-
-    meta = open_shards(out / "fused.h5").meta()
-    test = meta[meta["split"] == "test"]
-    assert {r["database"] for r in rows if r["split"] == "test"} == set(test["source"])
-    assert sum(int(r["faces"]) for r in rows if r["split"] == "test") == len(test)
-    assert all(float(r["per-face mean"]) > 0 and float(r["per-face baseline"]) > 0 for r in rows)
-
-    # ONNX network: loads, takes a 128×128 RGB batch, gives landmarks and a pose
-    session = ort.InferenceSession(str(out / "network.onnx"), providers=["CPUExecutionProvider"])
-    points, pose = session.run(None, {"image": np.zeros((2, 3, 128, 128), np.float32)})
-    assert points.shape[0] == 2 and points.shape[2] == 2 and pose.shape == (2, 6)
-    assert np.isfinite(points).all()
-
-    # reconstructed mesh of one demo test image: the synthetic model's vertices and triangles, placed
-    # on the face (its 2-D extent overlaps the face box the demo chose)
-    model = synthetic_model().model
-    assert (out / "synthetic_model.npz").is_file()
-    mesh = trimesh.load(out / "reconstruction.obj", process=False)
-    assert mesh.vertices.shape == (model.mean.shape[0], 3)
-    assert len(mesh.faces) == len(model.triangles)
-    _, (x0, y0, x1, y1) = reconstruction_target(out / "fused.h5", {
-        db: out / p for db, p in yaml.safe_load((out / "roots.yaml").read_text()).items()})
-    centre = mesh.vertices[:, :2].mean(axis=0)
-    side = x1 - x0
-    assert x0 - side < centre[0] < x1 + side and y0 - side < centre[1] < y1 + side
-    assert (out / "reconstruction_overlay.png").stat().st_size > 1000
-
-    # the summary names every output
-    for name in ("evaluation.csv", "network.onnx", "reconstruction.obj", "contact_sheet.png", "fused.h5"):
-        assert str(out / name) in result.output
-
-
 @pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize("name", ["SIGTERM", "SIGKILL"])
 def test_a_stopped_demo_leaves_no_process(tmp_path, processes, name):
@@ -143,3 +91,23 @@ def test_a_stopped_demo_leaves_no_process(tmp_path, processes, name):
     if name == "SIGTERM":
         assert status == 143 and "stopped by SIGTERM" in err and "Traceback" not in err, err
     processes.wait_for(lambda: not processes.session(demo.pid), timeout=15)
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGKILL"])
+def test_a_demo_stopped_while_training_leaves_no_process_and_no_results(tmp_path, processes, name):
+    """The whole demo (`fuse` of cli.py) stopped in its training step, which runs in the demo's own
+    process: the data loader's worker ends with it, and no checkpoint, network or evaluation is left."""
+    import signal
+
+    out = tmp_path / "demo"
+    demo = processes.start("demo", "--out", str(out), "--faces", "16", "--workers", "1", "--train-steps",
+                           "100000", "--no-progress", cwd=tmp_path)
+    processes.wait_for(lambda: (out / "training").is_dir() and len(processes.session(demo.pid)) >= 2,
+                       timeout=300)  # training: the demo and its loader worker
+    status, err = processes.stop(demo, signal.Signals[name])
+    if name == "SIGTERM":
+        assert status == 143 and "stopped by SIGTERM" in err and "Traceback" not in err, err
+    processes.wait_for(lambda: not processes.session(demo.pid), timeout=30)
+    assert not (out / "training" / "final.pt").exists()
+    assert not any((out / name).exists() for name in ("network.onnx", "evaluation.csv", "reconstruction.obj"))
