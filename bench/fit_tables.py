@@ -78,7 +78,7 @@ def residual_table(faces: AnnotatedFaces, idx: np.ndarray, err: np.ndarray,
     """Mean residual (%) per group of each landmark that has a vertex and is annotated."""
     cols = np.flatnonzero(idx >= 0)
     annotated = np.isfinite(err).any(0)
-    names = [faces.names[c] for c, a in zip(cols, annotated) if a]
+    names = [faces.names[c] for c, a in zip(cols, annotated, strict=False) if a]
     out = {}
     for g, rows in groups.items():
         e = 100.0 * err[rows][:, annotated]

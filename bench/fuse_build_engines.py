@@ -77,10 +77,10 @@ def main() -> None:
     rate = [n / t for t in local], [n / t for t in remote]
     print(f"{n} faces, {args.workers} workers, Parquet; Ray start-up (ray.init) {start_up:.1f} s")
     print(f"{'run':<22}{'local img/s':>12}{'ray img/s':>11}{'ratio':>7}")
-    for run, (a, b) in enumerate(zip(*rate)):
+    for run, (a, b) in enumerate(zip(*rate, strict=False)):
         label = "1st (starts incl.)" if run == 0 else f"{run + 1}"
         print(f"{label:<22}{a:>12.0f}{b:>11.0f}{b / a:>7.2f}")
-    steady = [b / a for a, b in zip(rate[0][1:], rate[1][1:])]
+    steady = [b / a for a, b in zip(rate[0][1:], rate[1][1:], strict=False)]
     print(f"without Ray's start-up: best {max(rate[1][1:]) / max(rate[0][1:]):.2f}, "
           f"median {statistics.median(steady):.2f} (goal >= 0.8)")
     print(f"with it (ray.init + first build vs first local build): "

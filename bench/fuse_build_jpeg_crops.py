@@ -92,7 +92,7 @@ def main() -> None:
             decoded = decode_crops(blobs, size)
             diff = np.abs(decoded.astype(np.int16) - crops.astype(np.int16))
             mse = float((diff.astype(np.float64) ** 2).mean())
-            decode = cpu_rate(lambda: decode_crops(blobs, size), n)
+            decode = cpu_rate(lambda blobs=blobs: decode_crops(blobs, size), n)
             extra = encoding_attributes("jpeg", quality)
             h5 = write(tmp / f"q{quality}.h5", extra)
             pq = write(tmp / f"q{quality}_parquet", extra)

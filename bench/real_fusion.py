@@ -162,7 +162,7 @@ def results_rows(runs: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, 
             row = rows[test_set]
             values = [(m, n) for m, n in row.buckets] + [(row.bucket_mean, row.faces)]
             bases = list(row.base_buckets) + [row.base_bucket_mean]
-            for bucket, (nme, faces), base in zip(BUCKETS, values, bases):
+            for bucket, (nme, faces), base in zip(BUCKETS, values, bases, strict=False):
                 lines.append({"train_set": train_set, "correction": correction, "test_set": test_set,
                               "bucket": bucket, "faces": faces, "nme": round(float(nme), 3),
                               "baseline_nme": round(float(base), 3)})
@@ -174,7 +174,7 @@ def table2(lines: list[dict[str, Any]]) -> str:
     head = ["Database", "Use correction"] + [f"{t} {b}" for t in TEST_SETS for b in BUCKETS]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     keys = sorted({(line["train_set"], line["correction"]) for line in lines})
-    value = {(l["train_set"], l["correction"], l["test_set"], l["bucket"]): l for l in lines}
+    value = {(r["train_set"], r["correction"], r["test_set"], r["bucket"]): r for r in lines}
     for train_set, correction in keys + [("baseline", "")]:
         cells = [train_set, correction]
         for t in TEST_SETS:

@@ -10,7 +10,7 @@ handed a list of draws by a batch sampler (:func:`batch_loader`), reads the batc
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -114,7 +114,7 @@ def to_network_image(image: np.ndarray) -> np.ndarray:
     return ((np.asarray(image, np.float32) - PIXEL_MEAN) / PIXEL_SCALE).transpose(2, 0, 1).copy()
 
 
-Key = Union[int, tuple[int, int]]
+Key = int | tuple[int, int]
 
 
 class ShardDataset:

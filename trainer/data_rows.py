@@ -5,7 +5,8 @@ HDF5 shards keep one chunk per image (landmark_fusion.shards.hdf5): an uncompres
 straight into the batch buffer (``read_direct_chunk``), without h5py's selection machinery. A Parquet
 set's raw crops are copied out of the memory-mapped part files at the offsets found in their pages
 (:mod:`trainer.data_pages`) instead of decoding a 16-crop row group per crop. Anything else (HDF5
-compression, another Parquet layout) falls back to the shard set's own batch read (by row group). The reader opens its file lazily in the process that reads (a changed
+compression, another Parquet layout) falls back to the shard set's own batch read (by row group).
+The reader opens its file lazily in the process that reads (a changed
 process id reopens) and drops the handle when pickled, as DataLoader workers need.
 """
 from __future__ import annotations

@@ -53,7 +53,7 @@ def rank_share(rows: np.ndarray, codes: np.ndarray, units: np.ndarray, rank: int
         source_units, counts = np.unique(units[of_source], return_counts=True)
         held = np.zeros(world, np.int64)
         given: dict[int, int] = {}
-        for unit, count in zip(source_units.tolist(), counts.tolist()):
+        for unit, count in zip(source_units.tolist(), counts.tolist(), strict=False):
             owner = owner_of.get(unit, int(np.argmin(held)))
             given[unit] = owner
             held[owner] += count

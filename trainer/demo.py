@@ -13,9 +13,9 @@ from __future__ import annotations
 import csv
 import shutil
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import click
 
@@ -115,7 +115,7 @@ def write_evaluation_csv(tables: dict[str, list[list[str]]], path: Path) -> Path
 
 
 def run(demo_dir: str | Path, model: str | Path, image: str | Path, box: Sequence[float],
-        settings: DemoTraining = DemoTraining(), shards: str | Path | None = None,
+        settings: DemoTraining | None = None, shards: str | Path | None = None,
         log: Callable[[str], None] = print) -> DemoOutputs:
     """Train, evaluate, export and reconstruct into ``demo_dir`` (``demo_dir/training`` is made afresh);
     returns what was written where."""
@@ -124,6 +124,7 @@ def run(demo_dir: str | Path, model: str | Path, image: str | Path, box: Sequenc
     from .loop import train
     from .reconstruct import Failure, reconstruct
 
+    settings = settings or DemoTraining()
     if settings.threads:
         import torch
 

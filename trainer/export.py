@@ -217,7 +217,7 @@ def _write(net: Any, x: Any, check: Any, ref: list, stem: Path, formats: Sequenc
         loaded = torch.export.load(str(path)).module()
         with torch.no_grad():
             got = [t.numpy() for t in loaded(check)]
-        diffs["pt2"] = max(float(np.abs(a - b).max()) for a, b in zip(ref, got))
+        diffs["pt2"] = max(float(np.abs(a - b).max()) for a, b in zip(ref, got, strict=False))
         files.append(str(path))
     if "onnx" in formats:
         import onnxruntime as ort
@@ -225,6 +225,6 @@ def _write(net: Any, x: Any, check: Any, ref: list, stem: Path, formats: Sequenc
         path = save_onnx(program, stem.with_suffix(".onnx"), ["points", "pose"])
         sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         got = sess.run(None, {sess.get_inputs()[0].name: check.numpy()})
-        diffs["onnx"] = max(float(np.abs(a - b).max()) for a, b in zip(ref, got))
+        diffs["onnx"] = max(float(np.abs(a - b).max()) for a, b in zip(ref, got, strict=False))
         files.append(str(path))
     return files, diffs

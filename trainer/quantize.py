@@ -12,9 +12,9 @@ graph on the test faces of a shard set and gives both NMEs.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 

@@ -168,7 +168,7 @@ def _restore_splits(splits: DeclaredSplits, checkpoint: Checkpoint, folder: Path
         table = table.slice(0, min(left, table.num_rows))
         left -= table.num_rows
         for code, sample_id in zip(table.column("source").to_pylist(),
-                                   table.column("sample_id").to_pylist()):
+                                   table.column("sample_id").to_pylist(), strict=False):
             plan = splits.plans.get(SOURCES_BY_CODE[code])
             if plan is not None:
                 plan.rule_of(sample_id)
@@ -322,7 +322,7 @@ def _run(roots: list[Root], settings: BuildSettings, engine: Engine, context: Wo
                 owed -= len(chunk.kept)
                 codes = chunk.rows["source"].tolist() if chunk.rows is not None else []
                 row = 0
-                for rejected, kept in zip(chunk.rejected, chunk.kept):
+                for rejected, kept in zip(chunk.rejected, chunk.kept, strict=False):
                     for rejection in rejected:
                         report.add_rejected(rejection)
                     for code in codes[row:row + kept]:

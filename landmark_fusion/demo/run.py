@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from .databases import DATABASES, Job, plan_jobs, render_job, write_database
 
@@ -34,8 +34,8 @@ class DemoResult:
     failed: str | None = None                                        # why the training step failed
 
     def summary(self) -> str:
-        lines = [f"demo {'finished' if self.failed is None else 'FAILED'} in {sum(self.seconds.values()):.1f} s "
-                 f"({', '.join(f'{k} {v:.1f} s' for k, v in self.seconds.items())})"]
+        lines = [(f"demo {'finished' if self.failed is None else 'FAILED'} in {sum(self.seconds.values()):.1f} s "
+                 f"({', '.join(f'{k} {v:.1f} s' for k, v in self.seconds.items())})")]
         if self.train_seconds:
             lines.append("training step: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.train_seconds.items()))
         lines.append("faces rendered: " + ", ".join(f"{db} {n}" for db, n in self.faces.items()))
@@ -119,7 +119,7 @@ def run_demo(out: str | Path, faces: int = 300, model_path: str | None = None, s
     jobs = plan_jobs(faces, seed)
     rendered = render_all(jobs, None if model_path is None else str(model_path), workers, progress)
     by_db: dict[str, list] = defaultdict(list)
-    for job, fx in zip(jobs, rendered):
+    for job, fx in zip(jobs, rendered, strict=False):
         by_db[job.database].extend(fx)
     result.seconds["render"] = time.perf_counter() - t0
 

@@ -34,8 +34,14 @@ One module per part, this one gathers their public names:
 """
 from __future__ import annotations
 
-from .fit_diagnostics import (AnnotatedFaces, ResidualReport, VertexSuggestion, flag_outliers,
-                              landmark_residuals, suggest_vertices)
+from .fit_diagnostics import (
+                              AnnotatedFaces,
+                              ResidualReport,
+                              VertexSuggestion,
+                              flag_outliers,
+                              landmark_residuals,
+                              suggest_vertices,
+)
 from .fit_loop import DEFAULT_YAW_INITS, FitResult, fit_landmarks, fitted_vertices
 from .fit_model import DEFAULT_W_CORR, DEFAULT_W_EXP, DEFAULT_W_ID, LandmarkModel
 from .fit_objective import nme_normaliser

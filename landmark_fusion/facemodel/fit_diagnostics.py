@@ -4,8 +4,9 @@ reports), and the vertex that fits a landmark best (:func:`suggest_vertices`, ``
 suggest``). A wrong vertex shows as a landmark whose residual stands far above the others."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -129,7 +130,7 @@ def suggest_vertices(model: FaceModel, vertices: np.ndarray, faces: AnnotatedFac
     vertices[cols] = -1
     others = np.flatnonzero(vertices >= 0)
     rows = np.flatnonzero(faces.mask[:, cols].any(1))
-    for n, j in zip(names, cols):
+    for n, j in zip(names, cols, strict=False):
         if faces.mask[:, j].sum() < min_faces:
             raise ValueError(f"{n}: annotated on {int(faces.mask[:, j].sum())} faces, need at least {min_faces}")
     model_opts = _model_options(fit_options)
@@ -158,7 +159,7 @@ def suggest_vertices(model: FaceModel, vertices: np.ndarray, faces: AnnotatedFac
             np.add.at(votes[k], near[ok], 1)
             used[k] += int(ok.sum())
     out = []
-    for k, (n, j) in enumerate(zip(names, cols)):
+    for k, (n, j) in enumerate(zip(names, cols, strict=False)):
         if used[k] < min_faces:
             raise ValueError(f"{n}: only {int(used[k])} faces could be fitted on the other landmarks")
         mean_err = 100.0 * err_sum[k] / used[k]

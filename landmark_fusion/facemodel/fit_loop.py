@@ -3,8 +3,8 @@ shape and pose steps alternated (:mod:`.fit_pose`, :mod:`.fit_shape`), in chunks
 result per face (:class:`FitResult`) and the fitted meshes."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -63,7 +63,7 @@ class FitResult:
         convention (:func:`landmark_fusion.geometry.rotation_to_euler`), as the RawFace labels."""
         return np.rad2deg(rotation_to_euler(self.rotation_matrix)[1])
 
-    def rows(self, sl: slice) -> "FitResult":
+    def rows(self, sl: slice) -> FitResult:
         """The result of the faces in ``sl`` (``extra`` is left out)."""
         return FitResult(self.scale[sl], self.rotation[sl], self.translation[sl], self.coeffs[sl],
                          self.n_id, self.n_exp, self.projected[sl], self.point_error[sl],

@@ -2,8 +2,8 @@
 the landmark fit (:mod:`.fit_loop`) solves for."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -35,7 +35,7 @@ class LandmarkModel:
                    n_id: int | None = None,
                    n_exp: int | None = None, w_id: float = DEFAULT_W_ID,
                    w_exp: float = DEFAULT_W_EXP, correction: np.ndarray | None = None,
-                   w_corr: float = DEFAULT_W_CORR) -> "LandmarkModel":
+                   w_corr: float = DEFAULT_W_CORR) -> LandmarkModel:
         """Rows of ``model`` at ``vertices``. ``n_id``/``n_exp`` keep the first components (all by
         default); ``correction`` (3K, N, 3), the E_c of ``harmonics.correction_basis(model, K)``,
         adds the corrective shapes."""
@@ -64,7 +64,7 @@ class LandmarkModel:
         """Landmark positions (B, L, 3) for coefficients (B, M)."""
         return self.mean + np.tensordot(coeffs, self.basis, axes=(1, 0))
 
-    def subset(self, keep: np.ndarray) -> "LandmarkModel":
+    def subset(self, keep: np.ndarray) -> LandmarkModel:
         """The same model on a subset of its landmark rows (boolean or index array)."""
         return LandmarkModel(self.mean[keep], self.basis[:, keep], self.weights, self.n_id,
                              self.n_exp, self.n_corr)

@@ -2,7 +2,8 @@
 
 Images are stored raw (``fixed_size_binary`` of S·S·3 bytes, uncompressed): lossless, and a row
 decodes with one memory copy; a set built with ``--crop-encoding jpeg`` stores each as a JPEG
-file's bytes (``binary``, :mod:`.crops`), decoded by the reader. Row groups are small (:data:`ROW_GROUP_ROWS` rows, about 1.2 MB at
+file's bytes (``binary``, :mod:`.crops`), decoded by the reader. Row groups are small
+(:data:`ROW_GROUP_ROWS` rows, about 1.2 MB at
 S=160) so that a random read touches little data; the other columns are zstd-compressed.
 Every file's schema metadata (key ``landmark_fusion``) holds the JSON of the file attributes.
 
@@ -173,7 +174,7 @@ class ParquetWriter:
             part = table.slice(0, take)
             self._writer.write_table(part, row_group_size=self.row_group_rows)
             codes, counts = np.unique(part.column("source").to_numpy(), return_counts=True)
-            self._sources.update(dict(zip(codes.tolist(), counts.tolist())))
+            self._sources.update(dict(zip(codes.tolist(), counts.tolist(), strict=False)))
             self._shard_rows += take
             table = table.slice(take)
             if self._shard_rows == self.rows_per_shard:
@@ -325,7 +326,8 @@ class ParquetShardSet(ShardSet):
         """``(part file, row group in it, first row of the set)`` of each row group, in row order: the
         unit a reader of some rows reads."""
         self._ensure_open()
-        return [(self._files[f], g, int(start)) for (f, g), start in zip(self._group_ids, self._group_starts)]
+        pairs = zip(self._group_ids, self._group_starts, strict=True)
+        return [(self._files[f], g, int(start)) for (f, g), start in pairs]
 
     def _parquet_file(self, f_index: int):
         import pyarrow.parquet as pq

@@ -89,7 +89,7 @@ def load_yaw_labels(root: Path, spec: Mapping[str, str]) -> dict[str, float]:
     if values is None or len(values) != len(names):
         raise ValueError(f"yaw_labels: {values_path} must be a 1-D array with one yaw per line of "
                          f"{names_path} ({len(names)} names)")
-    return dict(zip(names, values.tolist()))
+    return dict(zip(names, values.tolist(), strict=False))
 
 
 class AFLW2000Source:

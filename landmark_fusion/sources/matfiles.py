@@ -22,7 +22,7 @@ Shape = tuple[int | None, ...]
 
 
 def _shape_ok(actual: tuple[int, ...], wanted: Shape) -> bool:
-    return len(actual) == len(wanted) and all(w is None or a == w for a, w in zip(actual, wanted))
+    return len(actual) == len(wanted) and all(w is None or a == w for a, w in zip(actual, wanted, strict=False))
 
 
 def load_mat(path: Path | str, required: Mapping[str, Shape],
@@ -82,9 +82,9 @@ def _scipy_load(data: bytes, path: Path, names: list[str]) -> dict:
 
     try:
         return scipy.io.loadmat(io.BytesIO(data), variable_names=names)
-    except Exception as error:  # scipy raises many types on damaged bytes (ValueError, OSError, zlib.error, ...)
+    except Exception as error:  # noqa: BLE001 -- scipy raises many types on damaged bytes (ValueError, OSError, zlib.error, ...)
         raise SourceError("corrupt_annotation",
-                          f"{path}: cannot be read as a MAT file ({type(error).__name__}: {error})")
+                          f"{path}: cannot be read as a MAT file ({type(error).__name__}: {error})") from None
 
 
 def save_mat(path: Path | str, arrays: Mapping[str, np.ndarray]) -> Path:

@@ -62,6 +62,6 @@ def test_two_ranks_read_disjoint_shares_of_a_parquet_set(face_model_path, vertex
     units = [set(read_units(shards, np.array(sorted(set(r["crops"]) | set(r["train_rows"])))).tolist())
              | set(r["groups"]) for r in ranks]
     assert units[0] and units[1] and not units[0] & units[1]  # no row group read by both
-    for r, share in zip(ranks, shares):
+    for r, share in zip(ranks, shares, strict=False):
         assert set(r["crops"]) <= share and len(r["crops"]) >= 4  # crops of its own rows only
         assert len(r["losses"]) == 3

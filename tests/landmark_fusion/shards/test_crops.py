@@ -1,7 +1,6 @@
 """JPEG-encoded crops: both formats store a JPEG per row, their readers give back RGB crops."""
 from __future__ import annotations
 
-import hashlib
 import pickle
 
 import cv2
@@ -9,8 +8,7 @@ import numpy as np
 import pytest
 
 from landmark_fusion.shards import ShardInfo, create_writer, open_shards, stack_samples
-from landmark_fusion.shards.crops import (crop_encoding, decode_crops, encode_crops,
-                                          encoding_attributes)
+from landmark_fusion.shards.crops import crop_encoding, decode_crops, encode_crops, encoding_attributes
 
 SIZE = 64
 
@@ -53,7 +51,7 @@ def test_encode_decode_keeps_rgb_order_and_is_close(samples_dir):
 def test_jpeg_sets_read_back_like_raw_ones(tmp_path, samples_dir, shard_rows, suffix):
     crops = _photo_crops(samples_dir, len(shard_rows) if len(shard_rows) <= 20 else 20)
     rows = shard_rows[:len(crops)]
-    for row, crop in zip(rows, crops):
+    for row, crop in zip(rows, crops, strict=False):
         row.image = crop
     names = ["brow_r_outer", "eye_r_outer", "nose_tip", "chin", "mouth_l"]
     sets = {}
@@ -82,7 +80,8 @@ def test_jpeg_sets_read_back_like_raw_ones(tmp_path, samples_dir, shard_rows, su
     np.testing.assert_array_equal(jpeg.get_batch([5, 2, 5])["images"], b["images"][[5, 2, 5]])
     streamed = np.concatenate([cols["images"] for _, cols in jpeg.iter_columns(["images"], chunk=6)])
     np.testing.assert_array_equal(streamed, b["images"])
-    size = lambda path: sum(p.stat().st_size for p in ([path] if path.is_file() else path.iterdir()))
+    def size(path):
+        return sum(p.stat().st_size for p in ([path] if path.is_file() else path.iterdir()))
     assert size(sets["jpeg"]) < size(sets["raw"])
 
 
