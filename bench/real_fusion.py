@@ -49,8 +49,10 @@ RECIPE: dict[str, Any] = {"width": 0.5, "batch_size": 32, "lr": 1e-2, "warmup_st
                           "schedule": "cosine", "workers": 0, "max_val": 300,
                           "rotate_deg": 5.0, "photometric": 0.0, "scale_min": 0.95, "scale_max": 1.05,
                           "shift_frac": 0.02}
-#: seconds of the budget kept for building, evaluating and drawing (measured: about 4 minutes)
-OVERHEAD_S = 360.0
+#: seconds of the budget kept for building and drawing, and for each run's two evaluations (measured:
+#: build 17 s; the evaluations 3-4 minutes a run on 2 busy cores)
+OVERHEAD_S = 120.0
+EVALUATION_S = 240.0
 CALIBRATION_STEPS = 45
 
 
@@ -287,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds_per_step = None
     if steps is None:
         seconds_per_step = calibrate(args, shards, args.out, recipe)
-        left = args.minutes * 60 - (time.perf_counter() - started) - OVERHEAD_S
+        left = args.minutes * 60 - (time.perf_counter() - started) - OVERHEAD_S - EVALUATION_S * len(runs)
         steps = max(CALIBRATION_STEPS, int(left / len(runs) / seconds_per_step / 50) * 50)
     settings = {"steps": steps, "seconds_per_step": seconds_per_step, "recipe": recipe,
                 "model": str(args.model), "runs": [":".join(r) for r in runs], "seed": args.seed,
