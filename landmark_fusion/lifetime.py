@@ -20,8 +20,11 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
+
+T = TypeVar("T")
 
 #: Signals handled like Ctrl-C by the commands.
 TERMINATING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
@@ -136,6 +139,34 @@ def signals_deferred() -> Iterator[None]:
                 os.kill(os.getpid(), number)
 
 
+def deferred_iteration(iterable: Iterable[T], close: Callable[[Iterator[T]], None] | None = None
+                       ) -> Generator[T, None, None]:
+    """The items of ``iterable``, each fetched with signals deferred (:func:`signals_deferred`), and
+    ``close(iterator)`` run the same way once the items end or the caller stops early.
+
+    For iterators fed by worker processes through ``multiprocessing`` queues (a PyTorch DataLoader,
+    ``ProcessPoolExecutor.map``): a :class:`Terminated` raised by the signal handler right after such
+    a queue's lock is taken, but before its ``with`` block is entered, leaves the lock taken for
+    good, and the shutdown that follows waits on it for ever. Deferred, the signal takes effect
+    between two items, where no queue lock is held. Close the generator (``contextlib.closing``)
+    to stop early, so that ``close`` runs then and not whenever it is collected.
+    """
+    with signals_deferred():  # the workers may be started (forked) here
+        iterator = iter(iterable)
+    try:
+        while True:
+            with signals_deferred():
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    return
+            yield item
+    finally:
+        if close is not None:
+            with signals_deferred():
+                close(iterator)
+
+
 # ----------------------------------------------------------------------------- workers
 
 def _set_parent_death_signal() -> None:
@@ -218,6 +249,6 @@ def owner_gone(host: str, pid: int | str) -> bool:
     return host == HOST and pid != os.getpid() and not pid_alive(pid)
 
 
-__all__ = ["HOST", "RECHECK_SECONDS", "TAG_PATTERN", "TERMINATING", "Terminated", "end_with",
-           "exit_status", "owner_gone", "pid_alive", "process_tag", "signal_name",
+__all__ = ["HOST", "RECHECK_SECONDS", "TAG_PATTERN", "TERMINATING", "Terminated", "deferred_iteration",
+           "end_with", "exit_status", "owner_gone", "pid_alive", "process_tag", "signal_name",
            "signals_deferred", "stopping", "terminate_like_interrupt"]

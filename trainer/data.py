@@ -9,7 +9,7 @@ handed a list of draws by a batch sampler (:func:`batch_loader`), reads the batc
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,8 @@ from .errors import InputError
 # ``group`` (landmark_fusion.sources.registry): A = 300W-LP; B = A + FaceWarehouse + LFW-74;
 # C = B + WFLW; D = C + LS3D-W.
 DB_PRESETS: dict[str, tuple[str, ...]] = paper_databases()
-__all__ = ["PIXEL_MEAN", "PIXEL_SCALE", "ShardDataset", "batch_loader", "open_shard_set", "select_indices"]
+__all__ = ["PIXEL_MEAN", "PIXEL_SCALE", "ShardDataset", "batch_loader", "loader_batches", "open_shard_set",
+           "select_indices", "worker_lifeline"]
 
 
 def open_shard_set(path: str, option: str = "--shards") -> Any:
@@ -221,5 +222,37 @@ def batch_loader(dataset: ShardDataset, sampler: Any, batch_size: int, workers: 
     ``BatchSampler`` (incomplete last batch dropped) and handed to the dataset as lists."""
     from torch.utils.data import BatchSampler, DataLoader
 
+    options.setdefault("worker_init_fn", worker_lifeline())
     return DataLoader(dataset, sampler=BatchSampler(sampler, batch_size, drop_last=True), batch_size=None,
                       num_workers=workers, pin_memory=pin_memory, **options)
+
+
+def _end_with(parent: int, worker_id: int) -> None:
+    from landmark_fusion.lifetime import end_with
+
+    end_with(parent)
+
+
+def worker_lifeline() -> Any:
+    """A DataLoader ``worker_init_fn`` that ends each worker as soon as this process ends (SIGKILL
+    included). PyTorch's own check compares the worker's parent with the one it had when the worker
+    loop began, so a worker still starting when the training process is killed stays for ever."""
+    import functools
+    import os
+
+    return functools.partial(_end_with, os.getpid())
+
+
+def loader_batches(loader: Iterable) -> Generator:
+    """The batches of a DataLoader, fetched with signals deferred, and its workers shut down the same
+    way when the batches end or the generator is closed (:func:`landmark_fusion.lifetime.deferred_iteration`:
+    a SIGTERM that lands inside the loader's queue code would leave a queue lock taken, and the
+    shutdown would then hang). Close it (``contextlib.closing``) to stop early."""
+    from landmark_fusion.lifetime import deferred_iteration
+
+    def shut_down(iterator: Iterator) -> None:
+        shutdown = getattr(iterator, "_shutdown_workers", None)  # what the iterator's __del__ calls
+        if shutdown is not None:
+            shutdown()
+
+    return deferred_iteration(loader, shut_down)

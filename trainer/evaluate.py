@@ -9,12 +9,14 @@ number.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .data import loader_batches, worker_lifeline
 from .errors import InputError
 
 BUCKETS: tuple[tuple[str, float, float], ...] = (("0-30", -1.0, 30.0), ("30-60", 30.0, 60.0),
@@ -44,8 +46,10 @@ def predict(encoder: Any, decoder: Any, dataset: Any, columns: np.ndarray, batch
     cols = torch.as_tensor(np.asarray(columns), dtype=torch.long)
     parts: dict[str, list] = {k: [] for k in ("pred", "gt", "mask", "norm_size", "source", "yaw", "row",
                                               "affine")}
-    with torch.no_grad():
-        for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers):
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers,
+                        worker_init_fn=worker_lifeline())
+    with torch.no_grad(), closing(loader_batches(loader)) as batches:
+        for batch in batches:
             params = encoder(batch["image"].to(device))
             parts["pred"].append(decoder.landmarks(params).float().cpu().numpy())
             parts["gt"].append(batch["landmarks"][:, cols].numpy())

@@ -9,6 +9,7 @@ import itertools
 import math
 import os
 import random
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from .data import (
     ShardDataset,
     batch_loader,
     describe_empty,
+    loader_batches,
     mirror_permutation,
     open_shard_set,
     select_indices,
@@ -411,8 +413,9 @@ class Training:
         self._log_shares(logger)
         self.encoder.train()
         left = self.steps_per_epoch - self.sampler.consumed // self.cfg.batch_size
-        for batch in itertools.islice(self.loader(), max(0, min(left, stop_at - self.step_count))):
-            self._after_step(self.step(batch), logger, bar, result)
+        with closing(loader_batches(self.loader())) as batches:
+            for batch in itertools.islice(batches, max(0, min(left, stop_at - self.step_count))):
+                self._after_step(self.step(batch), logger, bar, result)
         return self.sampler.consumed // self.cfg.batch_size >= self.steps_per_epoch
 
     def fit(self) -> TrainResult:

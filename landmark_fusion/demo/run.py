@@ -61,13 +61,13 @@ def render_all(jobs: list[Job], model_path: str | None, workers: int, progress: 
         import os
         from concurrent.futures import ProcessPoolExecutor
 
-        from ..lifetime import signals_deferred
+        from ..lifetime import deferred_iteration, signals_deferred
 
         pool = ProcessPoolExecutor(workers, initializer=_init_renderer, initargs=(model_path, os.getpid()))
         try:
             with signals_deferred():  # the processes are forked here
                 rendered = pool.map(task, jobs, chunksize=4)
-            for i, faces in enumerate(rendered):
+            for i, faces in enumerate(deferred_iteration(rendered)):  # no signal inside a queue's lock
                 results[i] = faces
                 bar.update()
         finally:  # stopped (Ctrl-C, SIGTERM) or failed: the jobs not yet rendered are dropped

@@ -13,6 +13,7 @@ import pytest
 from landmark_fusion.lifetime import (
     HOST,
     Terminated,
+    deferred_iteration,
     exit_status,
     owner_gone,
     pid_alive,
@@ -71,6 +72,42 @@ def test_an_ignored_signal_stays_ignored():
         assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGHUP, previous)
+
+
+def test_a_signal_during_an_item_of_a_deferred_iteration_acts_between_items_and_close_runs_whole():
+    """SIGTERM sent while an item is being fetched, and again while the iterator is being closed:
+    the fetch and the close each finish (a queue lock taken there is released), the Terminated is
+    raised between two items, and the items after it are never fetched."""
+    done: list[str] = []
+
+    class Fed:
+        def __init__(self) -> None:
+            self.n = 0
+
+        def __iter__(self):
+            return self
+
+        def __next__(self) -> int:
+            self.n += 1
+            if self.n == 2:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.3)  # not cut: deferred
+            done.append(f"fetched {self.n}")
+            return self.n
+
+    def close(iterator) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)  # a repeat during the clean-up does not cut it
+        time.sleep(0.3)
+        done.append("closed")
+
+    seen = []
+    with pytest.raises(Terminated):
+        with terminate_like_interrupt():
+            for item in deferred_iteration(Fed(), close):
+                seen.append(item)
+    assert seen == [1] and done == ["fetched 1", "fetched 2", "closed"]
+    assert list(deferred_iteration(iter([4, 5]), lambda it: done.append("closed again"))) == [4, 5]
+    assert done[-1] == "closed again"
 
 
 def test_deferred_signals_act_after_the_block():

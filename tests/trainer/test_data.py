@@ -55,3 +55,54 @@ def test_spawned_workers_give_the_same_augmented_batches(small_shards):
     assert len(single) == 3
     for a, b in zip(single, spawned, strict=True):
         assert torch.equal(a, b)
+
+
+LIFELINE_SCRIPT = """
+import os, signal, sys, time
+from torch.utils.data import DataLoader
+from trainer.data import worker_lifeline
+
+lifeline = worker_lifeline()
+
+def slow_start(worker_id):
+    time.sleep(1.0)  # the training process is killed while its worker is still starting
+    lifeline(worker_id)
+
+loader = DataLoader(list(range(100)), batch_size=4, num_workers=1, worker_init_fn=slow_start)
+iterator = iter(loader)
+print(iterator._workers[0].pid, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="pidfd / prctl")
+def test_a_loader_worker_still_starting_ends_with_a_killed_training_process(tmp_path):
+    """PyTorch's worker compares its parent with the one it saw when its loop began, so a worker still
+    starting when the training process is SIGKILLed would stay for ever; the lifeline ends it."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    def running(pid: int) -> bool:  # a zombie (ended, not yet reaped by its new parent) has ended
+        try:
+            return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "PYTHONPATH": repo}
+    training = subprocess.Popen([sys.executable, "-c", LIFELINE_SCRIPT], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True, env=env, cwd=tmp_path)
+    assert training.stdout is not None
+    worker = int(training.stdout.readline())
+    assert training.wait(timeout=120) == -9
+    deadline = time.monotonic() + 30
+    while running(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alive = running(worker)
+    if alive:
+        os.kill(worker, 9)
+    training.stdout.close()
+    assert not alive
