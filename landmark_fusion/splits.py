@@ -111,12 +111,26 @@ class SplitRule:
     sha256: str = ""                           # file: of its bytes
     reference: Root | None = None            # same_image_as: the other database's entry
 
+    @property
+    def target(self) -> str:
+        """The split that a rule other than ``file`` assigns (the parser requires one)."""
+        if self.split is None:
+            raise ValueError(f"a {self.kind} rule without a split")
+        return self.split
+
+    @property
+    def other(self) -> Root:
+        """The database whose images a ``same_image_as`` rule matches (the parser sets it)."""
+        if self.reference is None:
+            raise ValueError(f"a {self.kind} rule without another database")
+        return self.reference
+
     def describe(self) -> dict[str, Any]:
         text: dict[str, Any] = {"split": self.split} if self.split is not None else {}
         if self.kind == "file":
             text.update(file=str(self.value), sha256=self.sha256, entries=len(self.entries))
         elif self.kind == "same_image_as":
-            text.update(same_image_as=self.value, root=str(self.reference.path))
+            text.update(same_image_as=self.value, root=str(self.other.path))
         else:
             text.update({self.kind: self.value, "seed": self.seed})
         return text
@@ -278,13 +292,13 @@ class SplitPlan:
                         self.matched[index].add(key)
                         return index, split
             elif rule.kind == "same_image_as":
-                if stem_of(sample_id) in members:
-                    return index, rule.split
+                if members is not None and stem_of(sample_id) in members:
+                    return index, rule.target
             elif rule.kind == "hold_out":
-                if image_path(sample_id) in members:
-                    return index, rule.split
+                if members is not None and image_path(sample_id) in members:
+                    return index, rule.target
             elif hashed_fraction(rule.seed, image_path(sample_id)) < rule.value:
-                return index, rule.split
+                return index, rule.target
         return None
 
     def describe(self, matched: bool = True) -> dict[str, Any]:
@@ -306,10 +320,10 @@ def resolve(spec: SplitSpec, root: Root) -> SplitPlan:
     counts: list[dict[str, int]] = []
     for rule in spec.rules:
         if rule.kind == "same_image_as":
-            stems = frozenset(stem_of(sample_id) for sample_id in _database_ids(rule.reference))
+            stems = frozenset(stem_of(sample_id) for sample_id in _database_ids(rule.other))
             if not stems:
                 raise SplitError(f"{spec.declared_in}: {spec.database}: split: same_image_as "
-                                 f"{rule.value}: {rule.reference.path} holds no image")
+                                 f"{rule.value}: {rule.other.path} holds no image")
             members.append(stems)
             counts.append({"images_there": len(stems)})
         else:

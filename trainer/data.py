@@ -10,7 +10,7 @@ handed a list of draws by a batch sampler (:func:`batch_loader`), reads the batc
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -184,7 +184,7 @@ class ShardDataset:
         cfg = self.augment
         if self.mirror is None and cfg.flip_prob > 0:  # no mirror pairs: never flip
             cfg = AugmentConfig(**{**cfg.to_dict(), "flip_prob": 0.0})
-        return draw_batch([int(s) for s in seeds], size, cfg, OUTPUT_SIZE), False
+        return draw_batch([int(s) for s in seeds if s is not None], size, cfg, OUTPUT_SIZE), False
 
     def load_batch(self, keys: Sequence[Key]) -> dict[str, np.ndarray]:
         """One batch of ``keys`` (see the class): uint8 images and their colour factors."""
@@ -220,11 +220,13 @@ def batch_loader(dataset: ShardDataset, sampler: Any, batch_size: int, workers: 
                  pin_memory: bool = False, **options: Any) -> Any:
     """A DataLoader whose workers each load whole batches: the sampler's draws are grouped by a
     ``BatchSampler`` (incomplete last batch dropped) and handed to the dataset as lists."""
-    from torch.utils.data import BatchSampler, DataLoader
+    from torch.utils.data import BatchSampler, DataLoader, Dataset
 
     options.setdefault("worker_init_fn", worker_lifeline())
-    return DataLoader(dataset, sampler=BatchSampler(sampler, batch_size, drop_last=True), batch_size=None,
-                      num_workers=workers, pin_memory=pin_memory, **options)
+    # ShardDataset is a map-style dataset by protocol (__getitem__, __len__), not by base class: the
+    # module is imported by processes that never load torch.
+    return DataLoader(cast("Dataset[Any]", dataset), sampler=BatchSampler(sampler, batch_size, drop_last=True),
+                      batch_size=None, num_workers=workers, pin_memory=pin_memory, **options)
 
 
 def _end_with(parent: int, worker_id: int) -> None:

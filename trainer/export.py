@@ -193,6 +193,8 @@ def save_onnx(program: Any, path: Path, output_names: Sequence[str]) -> Path:
 
     onnx_program = torch.onnx.export(program, input_names=["image"], output_names=list(output_names),
                                      opset_version=ONNX_OPSET, dynamo=True, verbose=False)
+    if onnx_program is None:  # the dynamo exporter always returns a program; None is the legacy path's
+        raise RuntimeError(f"{path}: torch.onnx.export returned no program")
     onnx_program.save(str(path))
     return path
 

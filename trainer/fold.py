@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .decoder import FaceDecoder
 from .network import EncoderOutput
 
 AFFINE_TOLERANCE = 1e-9  # relative, in float64
@@ -101,7 +102,9 @@ class FoldedFaceNet(nn.Module):
     (``output="landmarks"``, x and y), or → (pose, coefficients) → stacked bases → projection
     (``output="mesh"``, x, y and z)."""
 
-    def __init__(self, encoder: Any, decoder: Any, output: str = "landmarks") -> None:
+    _decoder: FaceDecoder  # set past nn.Module's registry: its buffers are not this network's
+
+    def __init__(self, encoder: Any, decoder: FaceDecoder, output: str = "landmarks") -> None:
         super().__init__()
         if output not in ("landmarks", "mesh"):
             raise ValueError(f"unknown output {output!r}")

@@ -69,7 +69,7 @@ def absolute_paths(cfg: TrainConfig) -> TrainConfig:
     then hold where the files are from any folder, so ``--resume`` works from anywhere."""
     from dataclasses import fields
 
-    changes = {f.name: str(Path(getattr(cfg, f.name)).resolve()) for f in fields(cfg)
+    changes: dict[str, Any] = {f.name: str(Path(getattr(cfg, f.name)).resolve()) for f in fields(cfg)
                if f.metadata.get("path") and getattr(cfg, f.name)}
     return replace(cfg, **changes)
 
@@ -288,7 +288,7 @@ class Training:
         import torch
 
         cfg, device = self.cfg, self.device
-        self.model = self.encoder
+        self.model: torch.nn.Module = self.encoder
         if self.distributed:
             self.model = torch.nn.parallel.DistributedDataParallel(
                 self.encoder, device_ids=[device.index] if device.type == "cuda" else None)

@@ -78,7 +78,8 @@ def aflw_plan(shard_names: Sequence[str], vertex_map: Mapping[str, int]) -> AFLW
 
     names68 = load_scheme(PREDICTED_SCHEME).index_to_name
     aflw_names = load_scheme(SCHEME).index_to_name
-    predicted = [i for i, n in enumerate(names68) if n is not None and n in vertex_map]
+    predicted_vertex = {i: vertex_map[n] for i, n in enumerate(names68) if n is not None and n in vertex_map}
+    predicted = list(predicted_vertex)
     have = set(predicted)
     columns = {n: i for i, n in enumerate(shard_names)}
     evaluated, skipped = [], {}
@@ -95,7 +96,7 @@ def aflw_plan(shard_names: Sequence[str], vertex_map: Mapping[str, int]) -> AFLW
     if not evaluated:
         raise ValueError(f"no AFLW point can be evaluated: {skipped}")
     gt_names = [str(aflw_names[j]) for j in evaluated]
-    return AFLWPlan(np.array(predicted, np.int64), np.array([vertex_map[names68[i]] for i in predicted], np.int64),
+    return AFLWPlan(np.array(predicted, np.int64), np.array(list(predicted_vertex.values()), np.int64),
                     np.array(evaluated, np.int64), gt_names, np.array([columns[n] for n in gt_names], np.int64),
                     skipped)
 

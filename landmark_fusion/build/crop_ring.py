@@ -106,7 +106,7 @@ class CropRing:
             self._map = mmap.mmap(fd, spec.slots * spec.slot_bytes)
         finally:
             os.close(fd)
-        self._array = np.frombuffer(self._map, dtype=np.uint8).reshape(
+        self._array: np.ndarray | None = np.frombuffer(self._map, dtype=np.uint8).reshape(
             spec.slots, spec.rows, spec.size, spec.size, 3)
 
     @classmethod
@@ -160,6 +160,8 @@ class CropRing:
 
     def slot(self, index: int) -> np.ndarray:
         """The (rows, size, size, 3) uint8 array of one slot (a view into the shared map)."""
+        if self._array is None:
+            raise ValueError(f"{self.spec.path}: the crop ring is closed")
         return self._array[index]
 
     def close(self) -> None:

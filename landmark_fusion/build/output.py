@@ -251,14 +251,14 @@ def remove_stale(folder: Path, keep: Iterable[Path] = ()) -> list[Path]:
     touched; a temporary folder loses only its shard parts and bookkeeping files (and then
     itself, if nothing is left). ``keep``: leftovers to leave alone (a resumed build's).
     """
-    keep = {Path(path).name for path in keep}
+    keep_names = {Path(path).name for path in keep}
     removed: list[Path] = []
     try:
         entries = list(folder.iterdir())
     except OSError:
         return removed
     for entry in entries:
-        if entry.name in keep:
+        if entry.name in keep_names:
             continue
         match = TEMPORARY_NAME.match(entry.name)
         if match is None:
@@ -340,7 +340,7 @@ def commit(moves: list[tuple[Path, Path, str]], fmt: str,
 def leftovers_of(files: BuildFiles) -> list[tuple[Path, str, str]]:
     """``(path, host, pid)`` of every temporary output of ``files.output`` in its folder, of any
     run, living or not."""
-    found = []
+    found: list[tuple[Path, str, str]] = []
     try:
         entries = list(files.output.parent.iterdir())
     except OSError:

@@ -51,6 +51,7 @@ class WorkerPool:
         # would copy in a locked state and deadlock on. The server pre-imports the workers'
         # modules once (it lives as long as this process: later builds reuse it and its first
         # preload list).
+        self._mp: multiprocessing.context.BaseContext
         if "forkserver" in multiprocessing.get_all_start_methods():
             self._mp = multiprocessing.get_context("forkserver")
             self._mp.set_forkserver_preload(list(dict.fromkeys(
@@ -105,6 +106,8 @@ class WorkerPool:
 
     def _attach_images(self, result: ChunkResult) -> ChunkResult:
         if result.image_slot is not None and result.rows is not None:
+            if self.ring is None:
+                raise RuntimeError("a chunk's crops lie in a crop ring that this pool no longer has")
             count = len(result.rows["source"])
             result.rows["images"] = self.ring.slot(result.image_slot)[:count]
         return result

@@ -34,9 +34,9 @@ class BuildReport:
         """``resume_bytes``: continue the list at ``rejected_path``, cut back to that many bytes
         (a resumed build), instead of starting a new one."""
         self.sources = list(sources)
-        self.items = Counter()      # work items handed to the readers
-        self.kept = Counter()       # faces written
-        self.rejected = Counter()   # rejections
+        self.items: Counter[str] = Counter()      # work items handed to the readers
+        self.kept: Counter[str] = Counter()       # faces written
+        self.rejected: Counter[str] = Counter()   # rejections
         self.reasons: dict[str, Counter] = {name: Counter() for name in self.sources}
         self.first: list[dict[str, str]] = []
         self.first_limit = first_rejected

@@ -190,7 +190,7 @@ def _build(roots: list[Root], files: BuildFiles, settings: BuildSettings, fmt: s
     read = [root for root in roots if grow is None or root.name in grow.reads]
     splits = DeclaredSplits.for_roots(read)  # roots.yaml ``split:``, fixed before any row
     info.extra["splits"] = splits.attribute()
-    operation = {**grow.describe(), "base": plan.manifest["parts"]} if grow is not None else {}
+    operation = {**grow.describe(), "base": plan.manifest["parts"]} if grow is not None and plan is not None else {}
     print_ = fingerprint(settings, read, fmt, record, landmark_names, info.extra["splits"], operation)
     temporary = {name: temporary_path(path) for name, path in
                  (("output", out), ("report", files.report), ("rejected", files.rejected))}

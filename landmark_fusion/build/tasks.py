@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any
+from typing import Any, Protocol
 
 from ..roots import Root
 from ..sources import get_source
@@ -28,7 +28,15 @@ from .results import internal_error, item_label
 Task = tuple[str, Any]
 
 
-def iter_tasks(roots: list[Root], limit: int | None, report: BuildReport) -> Iterator[Task]:
+class Tally(Protocol):
+    """What the task stream counts into: a build report, or an :class:`EventLog` for later."""
+
+    def add_item(self, source: str) -> None: ...
+
+    def add_rejected(self, rejection: Rejected) -> None: ...
+
+
+def iter_tasks(roots: list[Root], limit: int | None, report: Tally) -> Iterator[Task]:
     """Stream ``(database, item)`` over the selected databases (at most ``limit`` items each).
 
     A reader whose ``items()`` fails is reported as one rejection and the build goes on.

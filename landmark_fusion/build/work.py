@@ -87,10 +87,17 @@ def init_worker(context: WorkerContext) -> None:
     _RING = CropRing.attach(context.ring) if context.ring is not None else None
 
 
+def _context() -> WorkerContext:
+    """This worker's context (set by :func:`init_worker`)."""
+    if _CONTEXT is None:
+        raise RuntimeError("the build worker was not initialised (init_worker)")
+    return _CONTEXT
+
+
 def _reader(name: str):
     reader = _READERS.get(name)
     if reader is None:
-        root = _CONTEXT.roots[name]
+        root = _context().roots[name]
         reader = get_source(name)(root.path, **root.options)
         _READERS[name] = reader
     return reader
@@ -208,7 +215,7 @@ def process_chunk(tasks: list[tuple[str, Any]], slot: int | None = None) -> Chun
 
     Given a ring ``slot`` (and room in it), the crops are written there and left out of ``rows``.
     """
-    context = _CONTEXT
+    context = _context()
     rejected: list[list[Rejected]] = []
     kept: list[int] = []
     samples: list[Sample] = []

@@ -34,6 +34,7 @@ def _faces(roots: str | None, sources: str | None, shards: str | None, limit: in
         raise click.UsageError("give either --sources (with --roots) or --shards")
     if shards:
         return faces_from_shards(shards, limit)
+    assert sources  # one of the two, checked above
     from ..roots import load_roots, select_sources
 
     chosen = select_sources(load_roots(roots), sources)

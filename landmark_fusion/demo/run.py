@@ -203,6 +203,7 @@ def reconstruction_target(shards: Path, roots: dict[str, Path]) -> tuple[Path, t
     margin = float(getattr(getattr(s, "info", None), "margin", 0.25))
     centre = corners.mean(axis=1)
     half = (corners[0, 1] - corners[0, 0]) / (1 + 2 * margin) / 2
-    box = (centre[0] - half, centre[1] - half, centre[0] + half, centre[1] + half)
+    left, top, right, bottom = (round(float(v), 3) for v in
+                                (centre[0] - half, centre[1] - half, centre[0] + half, centre[1] + half))
     source = str(meta.loc[row, "source"])
-    return Path(roots[source]) / str(meta.loc[row, "sample_id"]), tuple(round(float(v), 3) for v in box)
+    return Path(roots[source]) / str(meta.loc[row, "sample_id"]), (left, top, right, bottom)

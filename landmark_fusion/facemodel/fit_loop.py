@@ -76,7 +76,7 @@ def _fit_chunk(lm: LandmarkModel, y: np.ndarray, m: np.ndarray, d: np.ndarray,
     """Fit one chunk of usable faces: the best start per face, then the remaining alternations."""
     n = np.maximum(m.sum(1), 1).astype(np.float64)
     best: FitState | None = None
-    best_cost = None
+    best_cost = np.zeros(0)
     for yaw in yaw_inits:
         st = similarity_start(lm, y, m, yaw)
         st = pose_step(lm.shape(st.c), st, y, m, d, n, pose_iterations)
@@ -109,7 +109,9 @@ def fit_landmarks(lm: LandmarkModel, points: np.ndarray, mask: np.ndarray | None
     y = np.asarray(points, dtype=np.float64)
     if y.ndim != 3 or y.shape[1:] != (lm.num_points, 2):
         raise ValueError(f"points must be (B, {lm.num_points}, 2), got {y.shape}")
-    m = np.isfinite(y).all(-1) if mask is None else (np.asarray(mask, bool) & np.isfinite(y).all(-1))
+    m = np.asarray(np.isfinite(y).all(-1))
+    if mask is not None:
+        m = np.asarray(mask, bool) & m
     y = np.where(m[..., None], y, 0.0)
     d = nme_normaliser(y, m)
     usable = np.isfinite(d) & (m.sum(1) >= 4)

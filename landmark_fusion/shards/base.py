@@ -142,8 +142,8 @@ class ShardSet:
         cols = {name: (np.concatenate([p[name] for p in parts]) if parts else np.zeros(0))
                 for name in META_FIELDS}
         frame = pd.DataFrame({
-            "source": pd.Categorical.from_codes(cols["source"].astype(np.int64), self.source_names),
-            "scheme": pd.Categorical.from_codes(cols["scheme"].astype(np.int64), self.scheme_names),
+            "source": pd.Categorical.from_codes(cols["source"].astype(np.int64), pd.Index(self.source_names)),
+            "scheme": pd.Categorical.from_codes(cols["scheme"].astype(np.int64), pd.Index(self.scheme_names)),
             "split": cols["split"].astype(str) if len(cols["split"]) else np.zeros(0, str),
             "sample_id": cols["sample_id"].astype(str) if len(cols["sample_id"]) else np.zeros(0, str),
             "yaw": cols["yaw"].astype(np.float32),

@@ -56,7 +56,7 @@ def encode_crops(images: np.ndarray, quality: int) -> list[bytes]:
     return out
 
 
-def decode_crops(blobs: Sequence[bytes | np.ndarray], size: int) -> np.ndarray:
+def decode_crops(blobs: Sequence[bytes | np.ndarray] | np.ndarray, size: int) -> np.ndarray:
     """The (n, size, size, 3) uint8 RGB crops of JPEG ``blobs`` (ValueError naming a bad one)."""
     import cv2
 

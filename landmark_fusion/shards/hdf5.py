@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -161,7 +162,7 @@ class HDF5ShardSet(ShardSet):
 
     def __init__(self, path) -> None:
         super().__init__(path)
-        self._file = None
+        self._file: Any = None  # an h5py.File once opened (h5py ships no types)
         self._jpeg = False
 
     def _handle_attributes(self) -> Sequence[str]:

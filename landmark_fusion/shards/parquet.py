@@ -20,7 +20,9 @@ from __future__ import annotations
 import json
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -115,7 +117,7 @@ class ParquetWriter:
         self.row_group_rows = row_group_rows
         self._schema = arrow_schema(info)
         self._quality = crop_encoding(info.extra)[1]
-        self._writer = None
+        self._writer: Any = None  # the open part's pyarrow ParquetWriter (pyarrow ships no types)
         self._shard_rows = 0
         self._shards = first_part
         self._opened = 0  # parts this writer opened
@@ -266,6 +268,16 @@ def part_files(path: Path) -> list[Path]:
     return files
 
 
+@dataclass(frozen=True)
+class PartIndex:
+    """Where each row group of a Parquet shard set lies."""
+
+    files: list[Path]                  # the part files, in row order
+    group_starts: np.ndarray           # global first row of each row group
+    group_ids: list[tuple[int, int]]   # (file, row group in it) of each group
+    file_starts: np.ndarray            # global first row of each file
+
+
 class ParquetShardSet(ShardSet):
     """Lazy reader of a Parquet shard folder (random access by row group, small LRU cache)."""
 
@@ -273,22 +285,33 @@ class ParquetShardSet(ShardSet):
 
     def __init__(self, path) -> None:
         super().__init__(path)
-        self._files: list[Path] | None = None
-        self._group_starts: np.ndarray | None = None  # global first row of each row group
-        self._group_ids: list[tuple[int, int]] | None = None  # (file, row group) of each group
-        self._file_starts: np.ndarray | None = None
-        self._handles: OrderedDict | None = None
-        self._cache: OrderedDict | None = None
+        self._index: PartIndex | None = None
+        self._handles: OrderedDict[int, Any] | None = None  # pyarrow ParquetFile of each open part
+        self._cache: OrderedDict[tuple[int, tuple[str, ...]], dict[str, np.ndarray]] | None = None
 
     def _handle_attributes(self) -> Sequence[str]:
         return ("_handles", "_cache")
+
+    @property
+    def _parts(self) -> PartIndex:
+        """Where the row groups are (read by :meth:`_open`)."""
+        self._ensure_open()
+        assert self._index is not None
+        return self._index
+
+    def _open_handles(self) -> tuple[OrderedDict[int, Any], OrderedDict[tuple[int, tuple[str, ...]],
+                                                                      dict[str, np.ndarray]]]:
+        """This process's open part files and row-group cache."""
+        self._ensure_open()
+        assert self._handles is not None and self._cache is not None
+        return self._handles, self._cache
 
     def _open(self) -> None:
         import pyarrow.parquet as pq
 
         self._handles = OrderedDict()
         self._cache = OrderedDict()
-        if self._files is not None:  # index already known (built in the parent, then pickled)
+        if self._index is not None:  # index already known (built in the parent, then pickled)
             return
         manifest = read_manifest(self.path)
         if manifest is not None:  # the parts of a grown set come from several builds
@@ -310,10 +333,8 @@ class ParquetShardSet(ShardSet):
                 starts.append(total)
                 ids.append((f_index, g))
                 total += metadata.row_group(g).num_rows
-        self._files = files
-        self._group_starts = np.asarray(starts, dtype=np.int64)
-        self._group_ids = ids
-        self._file_starts = np.asarray(file_starts, dtype=np.int64)
+        self._index = PartIndex(files, np.asarray(starts, dtype=np.int64), ids,
+                                np.asarray(file_starts, dtype=np.int64))
         self._info = info
         self._length = total
 
@@ -325,45 +346,48 @@ class ParquetShardSet(ShardSet):
     def row_groups(self) -> list[tuple[Path, int, int]]:
         """``(part file, row group in it, first row of the set)`` of each row group, in row order: the
         unit a reader of some rows reads."""
-        self._ensure_open()
-        pairs = zip(self._group_ids, self._group_starts, strict=True)
-        return [(self._files[f], g, int(start)) for (f, g), start in pairs]
+        parts = self._parts
+        pairs = zip(parts.group_ids, parts.group_starts, strict=True)
+        return [(parts.files[f], g, int(start)) for (f, g), start in pairs]
 
     def _parquet_file(self, f_index: int):
         import pyarrow.parquet as pq
 
-        handle = self._handles.get(f_index)
+        handles = self._open_handles()[0]
+        handle = handles.get(f_index)
         if handle is None:
-            handle = pq.ParquetFile(self._files[f_index], memory_map=True)
-            self._handles[f_index] = handle
-            if len(self._handles) > OPEN_FILES:
-                self._handles.popitem(last=False)
+            handle = pq.ParquetFile(self._parts.files[f_index], memory_map=True)
+            handles[f_index] = handle
+            if len(handles) > OPEN_FILES:
+                handles.popitem(last=False)
         else:
-            self._handles.move_to_end(f_index)
+            handles.move_to_end(f_index)
         return handle
 
     def _row_group(self, group: int, fields: tuple[str, ...]) -> dict[str, np.ndarray]:
         key = (group, fields)
-        hit = self._cache.get(key)
+        cache = self._open_handles()[1]
+        hit = cache.get(key)
         if hit is not None:
-            self._cache.move_to_end(key)
+            cache.move_to_end(key)
             return hit
-        f_index, g = self._group_ids[group]
+        f_index, g = self._parts.group_ids[group]
         table = self._parquet_file(f_index).read_row_group(g, columns=list(fields))
         # JPEG crops stay encoded in the cache: only the rows asked for are decoded
         data = {name: column_to_numpy(table.column(name), name, self.info, decode=False)
                 for name in fields}
-        self._cache[key] = data
-        if len(self._cache) > ROW_GROUP_CACHE:
-            self._cache.popitem(last=False)
+        cache[key] = data
+        if len(cache) > ROW_GROUP_CACHE:
+            cache.popitem(last=False)
         return data
 
     def _read_rows(self, rows: np.ndarray, fields: Sequence[str]) -> dict[str, np.ndarray]:
         fields = tuple(fields)
-        groups = np.searchsorted(self._group_starts, rows, side="right") - 1
+        starts = self._parts.group_starts
+        groups = np.searchsorted(starts, rows, side="right") - 1
         parts: dict[str, list[np.ndarray]] = {name: [] for name in fields}
         for group in np.unique(groups):
-            selected = rows[groups == group] - self._group_starts[group]
+            selected = rows[groups == group] - starts[group]
             data = self._row_group(int(group), fields)
             for name in fields:
                 parts[name].append(data[name][selected])
@@ -387,11 +411,12 @@ class ParquetShardSet(ShardSet):
         fields = tuple(fields)
         parts: dict[str, list[np.ndarray]] = {name: [] for name in fields}
         if stop > start:
-            first = int(np.searchsorted(self._file_starts, start, side="right") - 1)
-            last = int(np.searchsorted(self._file_starts, stop - 1, side="right") - 1)
+            file_starts = self._parts.file_starts
+            first = int(np.searchsorted(file_starts, start, side="right") - 1)
+            last = int(np.searchsorted(file_starts, stop - 1, side="right") - 1)
             for f_index in range(first, last + 1):
                 table = self._parquet_file(f_index).read(columns=list(fields))
-                offset = int(self._file_starts[f_index])
+                offset = int(file_starts[f_index])
                 lo, hi = max(start - offset, 0), min(stop - offset, table.num_rows)
                 table = table.slice(lo, hi - lo)
                 for name in fields:

@@ -67,16 +67,16 @@ def _matrix_name(body: bytes, order: str) -> tuple[str, int, int, tuple[int, ...
     return body[data:data + size].decode("ascii"), flags & 0xFF, flags, dims, pos
 
 
-def _numeric(body: bytes, order: str) -> tuple[str, np.ndarray | None]:
+def _numeric(body: bytes, order: str) -> tuple[str, np.ndarray]:
     """The name and (numeric) value of a whole ``miMATRIX`` element body."""
     name, klass, flags, dims, pos = _matrix_name(body, order)
     if klass not in NUMERIC_CLASSES or flags & (COMPLEX_FLAG | LOGICAL_FLAG):
         raise Unsupported(f"{name}: class {klass}")
     kind, size, data, _ = _tag(body, pos, order)
-    dtype = DATA_TYPES.get(kind)
-    if dtype is None or data + size > len(body):
+    code = DATA_TYPES.get(kind)
+    if code is None or data + size > len(body):
         raise Unsupported(f"{name}: data type {kind}")
-    dtype = np.dtype(order + dtype)
+    dtype = np.dtype(order + code)
     count = int(np.prod(dims)) if dims else 0
     if size != count * dtype.itemsize:
         raise Unsupported(f"{name}: {size} bytes for {dims}")

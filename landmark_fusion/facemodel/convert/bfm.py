@@ -149,7 +149,7 @@ def convert_bfm2009(path: str | os.PathLike, expression: str | os.PathLike | Non
     mean = points(mean_flat)
     k = component_count(num_id, pc.shape[1], PAPER_NUM_ID)
     id_basis = scaled_basis(pc, ev, k)
-    if exp_pc is not None:
+    if exp_pc is not None and exp_sd is not None:
         e = component_count(num_exp, exp_pc.shape[1], PAPER_NUM_EXP)
         exp_basis, exp_sd = scaled_basis(exp_pc, exp_sd, e), exp_sd[:e]
     else:
