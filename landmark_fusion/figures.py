@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .lifetime import process_tag
+
 #: PNG text chunk that marks a figure as written by the tool.
 SOFTWARE_KEY = "Software"
 SOFTWARE = "landmark-fusion"
@@ -41,8 +43,6 @@ def check_figure_path(path: str | os.PathLike) -> Path:
 
 def save_figure(fig: Any, path: str | os.PathLike, dpi: int) -> Path:
     """Save a matplotlib figure as a marked PNG at ``path`` (checked first, renamed into place)."""
-    from .lifetime import process_tag
-
     path = check_figure_path(path)
     partial = path.with_name(f".{path.name}.landmark-fusion-{process_tag()}.tmp")
     try:

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import correspondences
+
 ENV_VAR = "LANDMARK_FUSION_CORRESPONDENCES"
 
 _chosen: Path | None = None  # set by using_correspondences / use_correspondences
@@ -19,8 +21,6 @@ _chosen: Path | None = None  # set by using_correspondences / use_correspondence
 
 def installed_correspondences() -> Path:
     """The copy installed with the package (never modified by a command)."""
-    import correspondences
-
     return Path(correspondences.__file__).resolve().parent
 
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .figures import save_figure
 from .shards import ShardSet
 
 if TYPE_CHECKING:  # matplotlib is imported when a preview is drawn
@@ -33,8 +34,6 @@ def draw_contact_sheet(shards: ShardSet, path: str | Path, n: int = 16, columns:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from .figures import save_figure
 
     rows = pick_rows(shards, n, seed)
     if len(rows) == 0:

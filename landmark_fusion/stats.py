@@ -5,11 +5,14 @@ works in constant memory.
 """
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .figures import save_figure
 from .shards import ShardSet
 
 
@@ -90,9 +93,6 @@ def format_table(cov: Coverage) -> str:
 def format_csv(cov: Coverage) -> str:
     """CSV, one row per landmark: ``landmark``, then ``<source>_count``, ``<source>_pct`` per source,
     then ``total_count``, ``total_pct``."""
-    import csv
-    import io
-
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     header = ["landmark"]
@@ -116,8 +116,6 @@ def plot_heatmap(cov: Coverage, path: str | Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from .figures import save_figure
 
     height = max(4.0, 0.16 * len(cov.landmark_names) + 1.5)
     width = max(4.0, 1.1 * len(cov.source_names) + 3.0)

@@ -11,6 +11,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from .correspondence import load_scheme
+
 
 def scheme_mapping(index_to_name: Sequence[str | None], landmark_names: Sequence[str]
                    ) -> tuple[np.ndarray, np.ndarray]:
@@ -28,8 +30,6 @@ def scheme_mapping(index_to_name: Sequence[str | None], landmark_names: Sequence
 
 @lru_cache(maxsize=64)
 def _cached_mapping(scheme: str, landmark_names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    from .correspondence import load_scheme
-
     return scheme_mapping(load_scheme(scheme).index_to_name, landmark_names)
 
 

@@ -18,7 +18,10 @@ path for ``importlib`` or ``python -m``); the build's engines never import the w
 from __future__ import annotations
 
 import ast
+import os
 import re
+import subprocess
+import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -335,3 +338,21 @@ def test_the_build_engines_never_import_the_work(edges: list[Edge]) -> None:
     for engine in engines:
         assert "landmark_fusion.build.work" not in reachable(engine, edges), \
             f"{engine} imports landmark_fusion.build.work (directly or through another module)"
+
+
+#: Libraries the command line's start-up must not load: each costs tens to hundreds of milliseconds
+#: before ``--help`` answers (torch about 1 s), and pydantic with the scheme checks and the database
+#: registry are loaded on first use, so that a broken declaration is reported as one message.
+NOT_AT_START = ("torch", "cv2", "h5py", "pyarrow", "scipy", "matplotlib", "pandas", "onnx",
+                "onnxruntime", "ray", "pydantic", "yaml", "landmark_fusion.sources.registry",
+                "landmark_fusion.correspondence.scheme_checks", "landmark_fusion.build")
+
+
+@pytest.mark.parametrize("module", ["cli", "trainer.cli", "landmark_fusion.commands"])
+def test_the_command_line_starts_without_heavy_libraries(module: str) -> None:
+    code = (f"import sys, {module}; print(' '.join(m for m in {NOT_AT_START!r} "
+            "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [], f"importing {module} loads {done.stdout.strip()}"

@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .augment_device import jitter_pixels
+
 OUTPUT_SIZE = 128
 #: Uniforms drawn per sample: flip, angle, scale, shift x, shift y, saturation, contrast, brightness.
 UNIFORMS = 8
@@ -164,8 +166,6 @@ def augment_sample(image: np.ndarray, landmarks: np.ndarray, mask: np.ndarray, n
     pixels, ``mask`` (L,) bool, ``norm_size`` in output pixels and ``affine`` (2,3) crop → output.
     ``rng=None`` means no augmentation (plain resize). A flip needs ``mirror_permutation``.
     """
-    from .augment_device import jitter_pixels
-
     s = image.shape[0]
     draw = plain_draw(1, s, out) if rng is None else affines_from_uniforms(rng.random(UNIFORMS), s, cfg, out)
     if draw.flip[0] and mirror_permutation is None:

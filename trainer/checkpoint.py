@@ -7,6 +7,7 @@ The random-number states that ``--resume`` restores are stored in that form too 
 from __future__ import annotations
 
 import os
+import pickle
 import random
 from collections.abc import Mapping
 from pathlib import Path
@@ -42,8 +43,6 @@ def load_checkpoint(path: str | Path, option: str | None = None) -> dict:
     Raises :class:`CheckpointError` naming ``path`` when it is missing, not a checkpoint, holds
     objects other than tensors and plain values (refused: unpickling them could run code) or was
     written by another version of the trainer. ``option`` is the command-line option it came from."""
-    import pickle
-
     import torch
 
     p = Path(path)

@@ -21,6 +21,11 @@ from typing import Any
 
 import numpy as np
 
+import landmark_fusion.facemodel as fm
+from landmark_fusion.correspondence import load_vocabulary
+from landmark_fusion.facemodel import load_model_table
+from landmark_fusion.facemodel.harmonics import correction_weights, manifold_harmonics
+
 from .decoder import FaceDecoder
 from .errors import InputError
 from .network import EncoderConfig, MobileNetV1Encoder
@@ -29,8 +34,6 @@ from .network import EncoderConfig, MobileNetV1Encoder
 def load_face_model(path: str | Path, option: str = "--model") -> Any:
     """A ``landmark_fusion.facemodel.FaceModel`` from its file (any format ``fuse model`` reads);
     :class:`InputError` naming the file when it is missing or unreadable."""
-    import landmark_fusion.facemodel as fm
-
     p = Path(path)
     if not str(path):
         raise InputError("no face model given", option)
@@ -65,7 +68,6 @@ def load_vertex_map(spec: str | Mapping[str, int] | None, model: Any, option: st
         return {str(k): int(v) for k, v in spec.items()}
     if spec is not None:
         return _read_vertex_table(Path(spec), model, option)
-    from landmark_fusion.facemodel import load_model_table
 
     try:
         table = load_model_table(model.name)
@@ -107,7 +109,6 @@ def _read_vertex_table(path: Path, model: Any, option: str) -> dict[str, int]:
     if bad:
         raise InputError(f"{path}: not a vertex index: {', '.join(bad[:5])}"
                          + (f" and {len(bad) - 5} more" if len(bad) > 5 else ""), option)
-    from landmark_fusion.correspondence import load_vocabulary
 
     unknown = sorted(set(out) - set(load_vocabulary().names))
     if unknown:
@@ -139,7 +140,6 @@ def compute_harmonics(model: Any, k: int) -> tuple[np.ndarray | None, np.ndarray
     default "smoothness" reading, normalised so the lowest mode weighs 1."""
     if k <= 0:
         return None, None
-    from landmark_fusion.facemodel.harmonics import correction_weights, manifold_harmonics
 
     vals, h = manifold_harmonics(model, k)
     w = np.asarray(correction_weights(vals), np.float32)[::3]  # one weight per harmonic (x, y, z share it)

@@ -9,11 +9,17 @@ handed a list of draws by a batch sampler (:func:`batch_loader`), reads the batc
 """
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Generator, Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
 
+from landmark_fusion.correspondence import load_vocabulary
+from landmark_fusion.lifetime import deferred_iteration, end_with
+from landmark_fusion.shards import open_shards
 from landmark_fusion.sources.registry import paper_databases
 
 from .augment import OUTPUT_SIZE, AugmentConfig, BatchDraw, draw_batch, plain_draw, warp_batch, warp_targets
@@ -32,10 +38,6 @@ __all__ = ["PIXEL_MEAN", "PIXEL_SCALE", "ShardDataset", "batch_loader", "loader_
 def open_shard_set(path: str, option: str = "--shards") -> Any:
     """``landmark_fusion.shards.open_shards(path)`` (imported here so this module loads without it), its
     metadata read once so that a file that is not a shard set fails here: :class:`InputError` naming it."""
-    from pathlib import Path
-
-    from landmark_fusion.shards import open_shards
-
     p = Path(path)
     if not str(path):
         raise InputError("no shards given", option)
@@ -105,8 +107,6 @@ def describe_empty(shards: Any, path: str, split: str | None, sources: Sequence[
 
 def mirror_permutation(landmark_names: Sequence[str]) -> np.ndarray:
     """Index of each landmark's mirror partner among ``landmark_names`` (from the vocabulary)."""
-    from landmark_fusion.correspondence import load_vocabulary
-
     return np.asarray(load_vocabulary().mirror_permutation(list(landmark_names)), dtype=np.int64)
 
 
@@ -230,8 +230,6 @@ def batch_loader(dataset: ShardDataset, sampler: Any, batch_size: int, workers: 
 
 
 def _end_with(parent: int, worker_id: int) -> None:
-    from landmark_fusion.lifetime import end_with
-
     end_with(parent)
 
 
@@ -239,9 +237,6 @@ def worker_lifeline() -> Any:
     """A DataLoader ``worker_init_fn`` that ends each worker as soon as this process ends (SIGKILL
     included). PyTorch's own check compares the worker's parent with the one it had when the worker
     loop began, so a worker still starting when the training process is killed stays for ever."""
-    import functools
-    import os
-
     return functools.partial(_end_with, os.getpid())
 
 
@@ -250,8 +245,6 @@ def loader_batches(loader: Iterable) -> Generator:
     way when the batches end or the generator is closed (:func:`landmark_fusion.lifetime.deferred_iteration`:
     a SIGTERM that lands inside the loader's queue code would leave a queue lock taken, and the
     shutdown would then hang). Close it (``contextlib.closing``) to stop early."""
-    from landmark_fusion.lifetime import deferred_iteration
-
     def shut_down(iterator: Iterator) -> None:
         shutdown = getattr(iterator, "_shutdown_workers", None)  # what the iterator's __del__ calls
         if shutdown is not None:

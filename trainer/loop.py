@@ -10,11 +10,13 @@ import math
 import os
 import random
 from contextlib import closing
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from landmark_fusion.progress import progress as progress_bar
 
 from . import components as C
 from .augment_device import network_input
@@ -32,6 +34,7 @@ from .data import (
     source_names_for,
 )
 from .data_shares import rank_seed, rank_share, read_units
+from .device import resolve_device
 from .errors import InputError
 from .evaluate import predict, summarise_by_source
 from .loss import eq1_loss
@@ -59,16 +62,12 @@ RESUME_KEYS = ("optimizer", "scheduler", "scaler", "sampler", "rng", "step")
 
 def _device(name: str):
     """The torch device of ``--device`` (``auto``: CUDA when there is one)."""
-    from .device import resolve_device
-
     return resolve_device(name)
 
 
 def absolute_paths(cfg: TrainConfig) -> TrainConfig:
     """The options with every path made absolute (fields marked ``path``): the checkpoints' options
     then hold where the files are from any folder, so ``--resume`` works from anywhere."""
-    from dataclasses import fields
-
     changes: dict[str, Any] = {f.name: str(Path(getattr(cfg, f.name)).resolve()) for f in fields(cfg)
                if f.metadata.get("path") and getattr(cfg, f.name)}
     return replace(cfg, **changes)
@@ -420,8 +419,6 @@ class Training:
 
     def fit(self) -> TrainResult:
         """Train up to the configured steps (or ``stop_after`` more); the losses of this rank."""
-        from landmark_fusion.progress import progress as progress_bar
-
         cfg = self.cfg
         result = TrainResult()
         logger = Logger(self.out, self.rank == 0, cfg.tensorboard)

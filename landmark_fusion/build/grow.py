@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..shards.manifest import ManifestError, read_manifest
+from ..shards.parquet import write_part
 from .output import BuildFiles, OutputError, foreign_reason
 
 #: What a grown set keeps from each database's build (the manifest's ``databases`` entries).
@@ -180,8 +181,6 @@ def assemble(plan: GrowPlan, folder: Path) -> list[dict]:
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
-
-    from ..shards.parquet import write_part
 
     parts = []
     for number, (part, action) in enumerate(plan.kept):

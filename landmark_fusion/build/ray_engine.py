@@ -26,6 +26,7 @@ import shutil
 import signal
 import tempfile
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Generator, Iterable
@@ -149,8 +150,6 @@ class RayEngine:
 
     def _connect(self, ray) -> bool:
         """Connect to (or start) Ray; True when this engine started it (and shuts it down)."""
-        import time
-
         if ray.is_initialized():
             return False
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")

@@ -32,6 +32,7 @@ from ..progress import progress
 from ..roots import Root
 from ..shards import ShardInfo, create_writer, output_format
 from ..shards.crops import encoding_attributes
+from ..shards.manifest import write_manifest
 from ..sources import SOURCES
 from ..splits import DeclaredSplits
 from .context import WorkerContext
@@ -426,8 +427,6 @@ def _complete_set(report: BuildReport, files: BuildFiles, temporary: dict[str, P
                   settings: BuildSettings, parts: list[dict]) -> None:
     """Finish a Parquet set in its temporary folder: the earlier parts a grown set keeps, the
     manifest, the rejection list beside it; ``report`` becomes the whole set's."""
-    from ..shards.manifest import write_manifest
-
     folder = temporary["output"]
     databases = _database_records(report, read, settings)
     attributes = info.to_attrs()

@@ -24,7 +24,10 @@ import numpy as np
 
 from ..sources.record import DatabaseRecord, DemoSpec
 from ..sources.registry import find, records
+from .assets import load_assets
 from .plan import DemoDatabase, Job, JobList, RenderedFace
+from .scene import random_scene, render_face, rotation
+from .scheme_points import SchemePoints
 from .writers.base import FixtureFace
 
 
@@ -78,9 +81,6 @@ _STATE: dict[str, Any] = {}
 
 
 def _init(model_path: str | None) -> None:
-    from .assets import load_assets
-    from .scheme_points import SchemePoints
-
     assets = load_assets(model_path)
     _STATE["assets"] = assets
     _STATE["points"] = SchemePoints(assets.model, assets.table)
@@ -88,8 +88,6 @@ def _init(model_path: str | None) -> None:
 
 def render_job(job: Job, model_path: str | None = None) -> list[FixtureFace]:
     """Render a job's face(s) and annotate them in the database's native scheme."""
-    from .scene import random_scene, render_face, rotation
-
     if "assets" not in _STATE:
         _init(model_path)
     assets, sp = _STATE["assets"], _STATE["points"]

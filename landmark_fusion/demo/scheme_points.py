@@ -21,6 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from landmark_fusion.correspondence import load_scheme
+
+from .renderer import visible_points
+
 # native index ranges of the 2-D contours (image-left end → chin → image-right end)
 CONTOURS: dict[str, range] = {"ibug68": range(0, 17), "fw74": range(0, 15), "wflw98": range(0, 33)}
 
@@ -62,8 +66,6 @@ class SchemePoints:
 
     def __init__(self, model, table: dict[str, int], schemes: tuple[str, ...] = ("ibug68", "ibug68_fixed",
                  "aflw21", "fw74", "wflw98"), corr_dir=None):
-        from landmark_fusion.correspondence import load_scheme
-
         self.model = model
         self.table = dict(table)
         mean = np.asarray(model.mean, dtype=np.float64)
@@ -102,8 +104,6 @@ class SchemePoints:
         direction for the contour); ``raster`` (the z-buffer) decides visibility; ``noise`` is the
         annotation noise in units of ``face_size`` (Gaussian, per coordinate).
         """
-        from .renderer import visible_points
-
         lateral = np.array([rotation[0, 0], -rotation[1, 0]])
         pts3 = np.zeros((len(self.rules[scheme]), 3))
         is_vertex = np.zeros(len(pts3), dtype=bool)

@@ -19,6 +19,9 @@ from typing import TypedDict
 
 import numpy as np
 
+from landmark_fusion.correspondence import canonical_landmarks, load_vocabulary
+from landmark_fusion.paths import correspondences_dir
+
 from ..facemodel.model import FaceModel
 
 # Materials of the vertices (indices into the renderer's per-face palette).
@@ -356,8 +359,6 @@ class SyntheticFace:
 
 def landmark_names(corr_dir: str | Path | None = None) -> list[str]:
     """The canonical landmarks the synthetic model must carry (every name any scheme keeps)."""
-    from landmark_fusion.correspondence import canonical_landmarks, load_vocabulary
-
     vocab = load_vocabulary(corr_dir)
     return list(dict.fromkeys(list(vocab.names) + list(canonical_landmarks())))
 
@@ -440,8 +441,6 @@ def table_yaml(table: dict[str, int] | None = None) -> str:
 
 
 def table_path(corr_dir: str | Path | None = None) -> Path:
-    from landmark_fusion.paths import correspondences_dir
-
     return correspondences_dir(corr_dir) / "models" / f"{MODEL_NAME}.yaml"
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..figures import save_figure
 from ..geometry import euler_to_rotation, vertex_normals
 
 #: Views drawn: (title, yaw in degrees, positive = turned towards image-left). 90 shows the subject's
@@ -42,8 +43,6 @@ def render_landmarks(model: Any, table: Any, names: Sequence[str], path: str | o
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from ..figures import save_figure
 
     if regions is None:
         try:

@@ -8,6 +8,7 @@ key out and says why in ``notes``, and the reader keeps the face with that note 
 """
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -76,8 +77,6 @@ def load_mat(path: Path | str, required: Mapping[str, Shape],
 
 def _scipy_load(data: bytes, path: Path, names: list[str]) -> dict:
     """``scipy.io.loadmat`` of the file's bytes, its failures as :class:`SourceError`."""
-    import io
-
     import scipy.io
 
     try:

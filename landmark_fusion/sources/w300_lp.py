@@ -45,6 +45,8 @@ from pathlib import Path
 
 import numpy as np
 
+from landmark_fusion.correspondence import load_scheme
+
 from .base import RawFace, Rejected, SourceError, check_points, image_size, safe_join
 from .layout import (
     ROOT_ID,
@@ -72,8 +74,6 @@ _NAME = re.compile(r"^(?P<identity>.+)_(?P<face>\d+)_(?P<k>\d+)$")
 
 def scheme_flip_permutation(scheme: str = SCHEME) -> np.ndarray:
     """The native-index mirror permutation of ``scheme``, from the correspondence vocabulary."""
-    from landmark_fusion.correspondence import load_scheme
-
     return np.asarray(load_scheme(scheme).flip_permutation(), dtype=np.int64)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,8 +45,6 @@ class FixtureFace:
 
 def save_rgb(path, image: np.ndarray):
     """Write an RGB uint8 image (format from the suffix: .jpg, .png), creating the folder."""
-    from pathlib import Path
-
     import cv2
 
     path = Path(path)
