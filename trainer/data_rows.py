@@ -1,10 +1,11 @@
 """What a training process reads of its rows, and how: the small per-row fields once into memory, the
 images in batches along the stored chunk layout.
 
-HDF5 shards keep one chunk per image (landmark_fusion.shards.hdf5): an uncompressed chunk is copied
-straight into the batch buffer (``read_direct_chunk``), without h5py's selection machinery. A Parquet
-set's raw crops are copied out of the memory-mapped part files at the offsets found in their pages
-(:mod:`trainer.data_pages`) instead of decoding a 16-crop row group per crop. Anything else (HDF5
+HDF5 shards keep one chunk per image (landmark_fusion.shards.hdf5): each uncompressed chunk is copied
+out of the memory-mapped file at the address the library lists for it (:mod:`trainer.data_chunks`), or,
+where the library cannot list chunks, read with ``read_direct_chunk`` without h5py's selection
+machinery. A Parquet set's raw crops are copied out of the memory-mapped part files at the offsets
+found in their pages (:mod:`trainer.data_pages`) instead of decoding a 16-crop row group per crop. Anything else (HDF5
 compression, another Parquet layout) falls back to the shard set's own batch read (by row group).
 The reader opens its file lazily in the process that reads (a changed
 process id reopens) and drops the handle when pickled, as DataLoader workers need.
@@ -16,7 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from .data_chunks import Hdf5ImageIndex, raw_one_per_row
 from .data_pages import NotLocatable, ParquetImageIndex
+
+#: Direct readers whose read-only memory maps stay valid in a forked child.
+MAPPED = (Hdf5ImageIndex, ParquetImageIndex)
 
 #: Per-row fields a training batch needs besides the image, kept in memory.
 SMALL_FIELDS = ("landmarks", "mask", "norm_size", "source", "yaw")
@@ -65,26 +70,33 @@ class ImageReader:
         return {**self.__dict__, "_file": None, "_pid": None, "_direct": None}
 
     def _open(self, probe: int) -> None:
-        """This process's direct access: the HDF5 images dataset when its chunks can be copied as they
-        are, the byte offsets of a Parquet set's crops; else (None) the shard set's own batch read."""
+        """This process's direct access: the byte offsets of an HDF5 file's or a Parquet set's crops
+        (checked on a row this reader reads); else the HDF5 images dataset when its chunks can be
+        copied as they are; else (None) the shard set's own batch read."""
         self._pid, self._file, self._direct = os.getpid(), None, None
+        index: Hdf5ImageIndex | ParquetImageIndex | None = None
         if self.shards.format == "hdf5":
             import h5py
 
             self._file = h5py.File(self.shards.path, "r")
             images = self._file["images"]
-            if images.chunks == (1, *images.shape[1:]) and images.compression is None \
-                    and not images.fletcher32 and not images.shuffle and images.scaleoffset is None:
-                self._direct = images
+            try:
+                index = Hdf5ImageIndex(self.shards.path, images)
+            except NotLocatable:
+                if raw_one_per_row(images):
+                    self._direct = images
+                return
+            self._file.close()  # the index reads through its own map
+            self._file = None
         elif self.shards.format == "parquet":
             try:
                 index = ParquetImageIndex(self.shards, self.rows)
             except NotLocatable:
                 return
-            if not np.array_equal(index.read(np.array([probe])),
-                                  self.shards.get_batch([probe], ("images",))["images"]):
-                return  # located bytes that are not the crop (checked on a row this reader reads)
-            self._direct = index
+        if index is None or not index.covers(np.array([probe])) or not np.array_equal(
+                index.read(np.array([probe])), self.shards.get_batch([probe], ("images",))["images"]):
+            return  # located bytes that are not the crop
+        self._direct = index
 
     def read(self, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, np.int64)
@@ -94,13 +106,13 @@ class ImageReader:
         if rows.size == 0:
             return self.shards.get_batch(rows, ("images",))["images"]
         if self._pid != os.getpid():
-            if isinstance(self._direct, ParquetImageIndex):  # its read-only maps stay valid in a forked child
+            if isinstance(self._direct, MAPPED):
                 self._pid = os.getpid()
             else:
                 self._open(int(rows[0]))
         if self._direct is None:
             return self.shards.get_batch(rows, ("images",))["images"]
-        if isinstance(self._direct, ParquetImageIndex):
+        if isinstance(self._direct, MAPPED):
             if not self._direct.covers(rows):
                 return self.shards.get_batch(rows, ("images",))["images"]
             return self._direct.read(rows)
