@@ -5,12 +5,12 @@ already in memory.
 
     python bench/loader.py --shards real.h5 --parquet real.parquet --model MODEL.npz [--batches 40]
 
-Throughput is measured in one process (no workers), draws from the balanced sampler over all rows of the
-shards; a batch counts from the draws to the network input (uint8 crops read and warped, then jittered and
-normalised on the CPU, the training device here); "loader alone" leaves out that last part (what the
-DataLoader workers do). "bare read" is the same rows' images read row by row through the shard set's own
-reader (``get_batch([row], ("images",))``), nothing else. Prints markdown tables; the numbers go to
-docs/benchmarks.md ("Training loader").
+Throughput is measured in one process (no workers) with one OpenCV thread, as a loader worker has, on
+draws from the balanced sampler over all rows of the shards; a batch counts from the draws to the network
+input (uint8 crops read and warped, then jittered and normalised on the CPU, the training device here);
+"loader alone" leaves out that last part (what the DataLoader workers do). "bare read" is the same rows'
+images read row by row through the shard set's own reader (``get_batch([row], ("images",))``), nothing
+else. Prints markdown tables; the numbers go to docs/benchmarks.md ("Training loader").
 """
 from __future__ import annotations
 
@@ -63,13 +63,19 @@ def throughput_rows(path: str, batch_size: int, count: int, seed: int = 0) -> li
             network_input(torch.from_numpy(b["image"]), torch.from_numpy(b["jitter"]) if photometric else None)
         return run
 
+    import cv2
+
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)  # as in a DataLoader worker (trainer.data.worker_lifeline)
     fmt = shards.format
-    return [(fmt, "bare read, row by row", per_cpu_second(bare, batches, batch_size)),
+    rows_out = [(fmt, "bare read, row by row", per_cpu_second(bare, batches, batch_size)),
             (fmt, "loader alone, no augmentation", per_cpu_second(plain.load_batch, batches, batch_size)),
             (fmt, "loader alone, training augmentation", per_cpu_second(augmented.load_batch, batches, batch_size)),
             (fmt, "loader + normalise, no augmentation", per_cpu_second(loader(plain, False), batches, batch_size)),
             (fmt, "loader + jitter + normalise, training augmentation",
              per_cpu_second(loader(augmented, True), batches, batch_size))]
+    cv2.setNumThreads(threads)
+    return rows_out
 
 
 def step_ratio(cfg, steps: int) -> tuple[float, float]:

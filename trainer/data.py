@@ -229,15 +229,19 @@ def batch_loader(dataset: ShardDataset, sampler: Any, batch_size: int, workers: 
                       batch_size=None, num_workers=workers, pin_memory=pin_memory, **options)
 
 
-def _end_with(parent: int, worker_id: int) -> None:
+def _start_worker(parent: int, worker_id: int) -> None:
     end_with(parent)
+    import cv2
+
+    cv2.setNumThreads(1)  # the workers are the parallelism; OpenCV's own pool would contend with them
 
 
 def worker_lifeline() -> Any:
     """A DataLoader ``worker_init_fn`` that ends each worker as soon as this process ends (SIGKILL
-    included). PyTorch's own check compares the worker's parent with the one it had when the worker
-    loop began, so a worker still starting when the training process is killed stays for ever."""
-    return functools.partial(_end_with, os.getpid())
+    included; PyTorch's own check compares the worker's parent with the one it had when the worker
+    loop began, so a worker still starting when the training process is killed stays for ever), and
+    gives each worker one OpenCV thread."""
+    return functools.partial(_start_worker, os.getpid())
 
 
 def loader_batches(loader: Iterable) -> Generator:
