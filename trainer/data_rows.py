@@ -80,14 +80,12 @@ class ImageReader:
 
             self._file = h5py.File(self.shards.path, "r")
             images = self._file["images"]
+            if raw_one_per_row(images):
+                self._direct = images  # the per-chunk read, unless the index below checks out
             try:
                 index = Hdf5ImageIndex(self.shards.path, images)
             except NotLocatable:
-                if raw_one_per_row(images):
-                    self._direct = images
                 return
-            self._file.close()  # the index reads through its own map
-            self._file = None
         elif self.shards.format == "parquet":
             try:
                 index = ParquetImageIndex(self.shards, self.rows)
@@ -97,6 +95,9 @@ class ImageReader:
                 index.read(np.array([probe])), self.shards.get_batch([probe], ("images",))["images"]):
             return  # located bytes that are not the crop
         self._direct = index
+        if self._file is not None:
+            self._file.close()  # the index reads through its own map
+            self._file = None
 
     def read(self, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, np.int64)
