@@ -5,10 +5,11 @@ Builds a raw HDF5 set of real faces (``--per-db`` faces of each of 300W-LP and A
 
 * **bytes**: mean JPEG size of a crop (raw: S·S·3 = 76,800 bytes at 160 px);
 * **error**: mean and largest absolute difference to the raw crop (uint8 levels), and PSNR;
-* **decode**: ``cv2.imdecode`` + BGR→RGB alone, one thread, crops per CPU-second;
+* **decode**: :func:`decode_crops` alone, one thread, crops per CPU-second, with each decoder
+  (OpenCV's ``cv2.imdecode`` + BGR→RGB, and simplejpeg where it is installed: the same pixels);
 * **reader**: rows per CPU-second of ``ShardSet.get_batch`` in shuffled batches of ``--batch`` rows
-  from an HDF5 set and a Parquet set written with that quality (what the trainer's loader calls),
-  against the raw sets.
+  from an HDF5 set and a Parquet set written with that quality (what the trainer's loader calls,
+  with the default decoder), against the raw sets.
 
     python bench/fuse_build_jpeg_crops.py --per-db 500
 """
@@ -52,7 +53,7 @@ def main() -> None:
     from landmark_fusion.build import BuildSettings, build_shards
     from landmark_fusion.roots import Root
     from landmark_fusion.shards import ShardInfo, create_writer, open_shards
-    from landmark_fusion.shards.crops import decode_crops, encode_crops, encoding_attributes
+    from landmark_fusion.shards.crops import decode_crops, encode_crops, encoding_attributes, jpeg_decoder
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-db", type=int, default=500)
@@ -83,21 +84,24 @@ def main() -> None:
             return path
 
         raw_pq = write(tmp / "raw_parquet", {})
+        decoders = ["opencv"] + (["simplejpeg"] if jpeg_decoder() == "simplejpeg" else [])
+        print(f"default decoder: {jpeg_decoder()}")
         print(f"{'quality':>8}{'bytes/crop':>12}{'mean |err|':>12}{'max':>6}{'PSNR dB':>9}"
-              f"{'decode/s':>10}{'HDF5 rows/s':>13}{'Parquet rows/s':>16}")
-        print(f"{'raw':>8}{size * size * 3:>12}{0.0:>12.2f}{0:>6}{'inf':>9}{'-':>10}"
-              f"{reader_rate(raw_path, args.batch):>13.0f}{reader_rate(raw_pq, args.batch):>16.0f}")
+              + "".join(f"{d + '/s':>14}" for d in decoders) + f"{'HDF5 rows/s':>13}{'Parquet rows/s':>16}")
+        print(f"{'raw':>8}{size * size * 3:>12}{0.0:>12.2f}{0:>6}{'inf':>9}" + "".join(f"{'-':>14}" for _ in decoders)
+              + f"{reader_rate(raw_path, args.batch):>13.0f}{reader_rate(raw_pq, args.batch):>16.0f}")
         for quality in [int(q) for q in args.qualities.split(",")]:
             blobs = encode_crops(crops, quality)
             decoded = decode_crops(blobs, size)
             diff = np.abs(decoded.astype(np.int16) - crops.astype(np.int16))
             mse = float((diff.astype(np.float64) ** 2).mean())
-            decode = cpu_rate(lambda blobs=blobs: decode_crops(blobs, size), n)
+            decode = [cpu_rate(lambda blobs=blobs, d=d: decode_crops(blobs, size, d), n) for d in decoders]
             extra = encoding_attributes("jpeg", quality)
             h5 = write(tmp / f"q{quality}.h5", extra)
             pq = write(tmp / f"q{quality}_parquet", extra)
             print(f"{quality:>8}{np.mean([len(b) for b in blobs]):>12.0f}{diff.mean():>12.2f}"
-                  f"{int(diff.max()):>6}{10 * np.log10(255 ** 2 / mse):>9.1f}{decode:>10.0f}"
+                  f"{int(diff.max()):>6}{10 * np.log10(255 ** 2 / mse):>9.1f}"
+                  + "".join(f"{rate:>14.0f}" for rate in decode) +
                   f"{reader_rate(h5, args.batch):>13.0f}{reader_rate(pq, args.batch):>16.0f}")
 
 

@@ -56,19 +56,56 @@ def encode_crops(images: np.ndarray, quality: int) -> list[bytes]:
     return out
 
 
-def decode_crops(blobs: Sequence[bytes | np.ndarray] | np.ndarray, size: int) -> np.ndarray:
-    """The (n, size, size, 3) uint8 RGB crops of JPEG ``blobs`` (ValueError naming a bad one)."""
+def jpeg_decoder() -> str:
+    """The library :func:`decode_crops` uses: ``"simplejpeg"`` where it is installed (the ``jpeg`` extra),
+    else ``"opencv"``. Both run libjpeg-turbo with its default (accurate) IDCT and upsampling, so they give
+    the same pixels; simplejpeg decodes into the batch's array in RGB directly, without OpenCV's
+    per-call overhead and BGR→RGB pass (measured about 1.25–1.7× faster on 160² crops, docs/benchmarks.md)."""
+    return "simplejpeg" if _simplejpeg() is not None else "opencv"
+
+
+def _simplejpeg() -> Any:
+    try:
+        import simplejpeg
+    except ImportError:
+        return None
+    return simplejpeg
+
+
+def decode_crops(blobs: Sequence[bytes | np.ndarray] | np.ndarray, size: int,
+                 decoder: str | None = None) -> np.ndarray:
+    """The (n, size, size, 3) uint8 RGB crops of JPEG ``blobs`` (ValueError naming a bad one).
+    ``decoder``: ``"simplejpeg"`` or ``"opencv"``; default :func:`jpeg_decoder`."""
+    out = np.empty((len(blobs), size, size, 3), dtype=np.uint8)
+    if (decoder or jpeg_decoder()) == "simplejpeg":
+        _decode_simplejpeg(blobs, size, out)
+    else:
+        _decode_opencv(blobs, size, out)
+    return out
+
+
+def _decode_simplejpeg(blobs: Sequence[bytes | np.ndarray] | np.ndarray, size: int, out: np.ndarray) -> None:
+    simplejpeg = _simplejpeg()
+    for i, blob in enumerate(blobs):
+        try:
+            height, width, _, _ = simplejpeg.decode_jpeg_header(blob)
+            if (height, width) != (size, size):
+                raise ValueError(f"{width}x{height}")
+            simplejpeg.decode_jpeg(blob, "RGB", buffer=out[i])
+        except ValueError:
+            raise ValueError(f"crop {i} of the batch is not a {size}x{size} JPEG") from None
+
+
+def _decode_opencv(blobs: Sequence[bytes | np.ndarray] | np.ndarray, size: int, out: np.ndarray) -> None:
     import cv2
 
-    out = np.empty((len(blobs), size, size, 3), dtype=np.uint8)
     for i, blob in enumerate(blobs):
         buffer = np.frombuffer(blob, dtype=np.uint8) if isinstance(blob, bytes) else blob
         image = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if len(buffer) else None
         if image is None or image.shape != (size, size, 3):
             raise ValueError(f"crop {i} of the batch is not a {size}x{size} JPEG")
         cv2.cvtColor(image, cv2.COLOR_BGR2RGB, dst=out[i])
-    return out
 
 
 __all__ = ["DEFAULT_JPEG_QUALITY", "ENCODINGS", "JPEG", "RAW", "crop_encoding", "decode_crops",
-           "encode_crops", "encoding_attributes"]
+           "encode_crops", "encoding_attributes", "jpeg_decoder"]

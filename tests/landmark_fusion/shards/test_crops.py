@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from landmark_fusion.shards import ShardInfo, create_writer, open_shards, stack_samples
-from landmark_fusion.shards.crops import crop_encoding, decode_crops, encode_crops, encoding_attributes
+from landmark_fusion.shards.crops import crop_encoding, decode_crops, encode_crops, encoding_attributes, jpeg_decoder
 
 SIZE = 64
 
@@ -45,6 +45,23 @@ def test_encode_decode_keeps_rgb_order_and_is_close(samples_dir):
     assert np.abs(swapped.astype(int) - crops.astype(int)).mean() < 2.5
     with pytest.raises(ValueError, match="crop 1"):
         decode_crops([encode_crops(crops[:1], 90)[0], b"not a jpeg"], SIZE)
+
+
+def test_both_decoders_give_the_same_pixels_and_errors(samples_dir):
+    pytest.importorskip("simplejpeg")
+    assert jpeg_decoder() == "simplejpeg"
+    crops = _photo_crops(samples_dir, 12)
+    grey = cv2.imencode(".jpg", crops[0, :, :, 1])[1].tobytes()
+    for quality in (95, 75):
+        blobs = encode_crops(crops, quality) + [grey]
+        fast = decode_crops(blobs, SIZE, "simplejpeg")
+        plain = decode_crops([np.frombuffer(b, np.uint8) for b in blobs], SIZE, "opencv")
+        np.testing.assert_array_equal(fast, plain)
+    good = encode_crops(crops[:1], 90)[0]
+    for bad in (b"", b"not a jpeg", good[:200], encode_crops(crops[:1, :, :32], 90)[0]):
+        for decoder in ("simplejpeg", "opencv"):
+            with pytest.raises(ValueError, match=f"crop 1 of the batch is not a {SIZE}x{SIZE} JPEG"):
+                decode_crops([good, bad], SIZE, decoder)
 
 
 @pytest.mark.parametrize("suffix", ["fused.h5", "fused_parquet"])
