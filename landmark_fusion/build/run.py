@@ -131,10 +131,13 @@ def build_shards(roots: list[Root], out: str | os.PathLike, settings: BuildSetti
     had_output = True if grow is not None else check_target(files, fmt, settings.overwrite)
     adopted = adopt_leftover(files) if settings.resume else None
     remove_stale(out.parent)  # (never this run's own names, so never the leftover just taken over)
+    engine = engine or default_engine(settings, roots)
+    start = getattr(engine, "start", None)  # a local pool's server imports beside what follows
+    if start is not None and roots:
+        start(process_chunk, init_worker)
     folder = correspondences_dir(settings.corr_dir).resolve()
     with using_correspondences(folder):
-        return _build(roots, files, settings, fmt, folder, had_output, adopted, grow,
-                      engine or default_engine(settings, roots))
+        return _build(roots, files, settings, fmt, folder, had_output, adopted, grow, engine)
 
 
 @dataclass

@@ -81,6 +81,24 @@ def test_pool_results_match_the_in_process_run(folder):
         np.testing.assert_array_equal(a, b)
 
 
+def test_a_pool_started_early_gives_the_same_results(folder):
+    """``start`` (what build_shards calls before validating the schemes) only starts the server
+    sooner: the pool then runs on it and returns what the in-process run does."""
+    import multiprocessing
+    from multiprocessing import forkserver
+
+    context = _context(folder, 2)
+    engine = ProcessPoolEngine(2, preload_modules(list(context.roots.values())))
+    engine.start(process_chunk, init_worker)
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        assert forkserver._forkserver._forkserver_pid is not None  # running before any work
+    pooled = _collect(engine.run(chunked(_tasks(folder), 4), process_chunk, init_worker, context))
+    serial = _collect(run_tasks(_tasks(folder), _context(folder, 0)))
+    assert pooled[0] == serial[0] and pooled[2] == serial[2] == []
+    for a, b in zip(serial[1], pooled[1], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_the_ring_file_is_removed(folder):
     pool = WorkerPool(_context(folder, 1), process_chunk, init_worker, workers=1)
     path = Path(pool.ring.spec.path)
