@@ -45,8 +45,11 @@ def throughput_rows(path: str, batch_size: int, count: int, seed: int = 0) -> li
     shards = open_shard_set(path)
     rows = np.arange(len(shards))
     codes = source_codes(shards.meta()["source"], shards.source_names)
-    sampler = BalancedSampler(codes, seed=seed)
-    draws = list(itertools.islice(iter(sampler), (count + 1) * batch_size))
+    wanted = (count + 1) * batch_size  # one epoch holds them all, whatever the smallest source
+    sampler = BalancedSampler(codes, seed=seed, per_source=-(-wanted // len(np.unique(codes))))
+    draws = list(itertools.islice(iter(sampler), wanted))
+    if len(draws) < wanted:
+        raise SystemExit(f"{path}: the sampler drew {len(draws)} of the {wanted} samples asked for")
     batches = [draws[i * batch_size:(i + 1) * batch_size] for i in range(count + 1)]
     mirror = mirror_permutation(shards.landmark_names)
     plain = ShardDataset(path, rows, None, mirror)
