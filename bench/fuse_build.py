@@ -6,11 +6,14 @@ For each layout the same faces are processed twice, one after the other in every
   ``--workers`` processes that only decodes each image with ``cv2.imread`` (full resolution, BGR to
   RGB), cuts the face box and resizes it with one ``cv2.warpAffine`` to the crop size. The boxes are
   computed beforehand, from the readers' own points, outside any clock.
+* **bare + write**: the same loop, each worker also appending every crop's raw pixels (77 KB at
+  160 px, what a raw shard stores) to a file of its own: the least any build must do.
 * **build**: the whole ``fuse build --workers W --out X.h5`` command (HDF5, crop 160, margin 0.25),
   interpreter start-up, pool start, reading, checks, the writes and the report included.
 
 The ratio is build faces/s over bare faces/s (goal ≥ 0.8; ≥ 1.2 on large photos, where the build
-decodes JPEGs at reduced resolution). Layouts (``--layouts``):
+decodes JPEGs at reduced resolution); the write ratio is build faces/s over bare + write faces/s.
+Layouts (``--layouts``):
 
 * ``300w_lp``: 300W-LP's own files (450x450 JPEG + ``.mat`` + ``landmarks/*_pts.mat``), from
   ``--realdata/300w_lp``;
@@ -79,18 +82,28 @@ def write_dataset(root: Path, count: int, width: int, height: int) -> list[Path]
 
 
 # -- the bare loop (run as its own process: ``python fuse_build.py --bare TASKS.json``) ----------
-def _bare_init() -> None:
-    """The same process settings as the build's workers (one OpenCV thread, malloc thresholds)."""
+_BARE_OUT: list = []  # the file a worker of the "bare + write" loop appends its crops to
+
+
+def _bare_init(out_dir: str | None) -> None:
+    """The same process settings as the build's workers (one OpenCV thread, malloc thresholds);
+    with ``out_dir``, a file of this worker's own there for its crops."""
+    import os
+
     import cv2
 
     from landmark_fusion.build.allocator import reuse_large_buffers
 
     cv2.setNumThreads(1)
     reuse_large_buffers()
+    if out_dir is not None:
+        _BARE_OUT.append(open(os.path.join(out_dir, f"crops.{os.getpid()}.raw"), "wb",
+                              buffering=0))  # one write call per crop: nothing left to flush
 
 
 def bare_one(task: tuple[str, float, float, float, int]) -> int:
-    """Decode at full resolution, then one warp of the box to the crop; nothing else."""
+    """Decode at full resolution, then one warp of the box to the crop; with a crop file (the
+    "bare + write" loop) the crop's raw pixels are appended to it; nothing else."""
     import cv2
 
     path, x0, y0, side, size = task
@@ -98,14 +111,17 @@ def bare_one(task: tuple[str, float, float, float, int]) -> int:
     s = size / side
     matrix = np.array([[s, 0.0, -s * x0 - 0.5], [0.0, s, -s * y0 - 0.5]])
     crop = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR)
+    if _BARE_OUT:
+        _BARE_OUT[0].write(crop.data)
     return int(crop.shape[0] == size)
 
 
-def run_bare(tasks_path: Path, workers: int) -> None:
+def run_bare(tasks_path: Path, workers: int, out_dir: Path | None) -> None:
     from multiprocessing import get_context
 
     tasks = [tuple(task) for task in json.loads(tasks_path.read_text())]
-    with get_context("fork").Pool(workers, initializer=_bare_init) as pool:
+    initargs = (str(out_dir) if out_dir is not None else None,)
+    with get_context("fork").Pool(workers, initializer=_bare_init, initargs=initargs) as pool:
         done = sum(pool.imap(bare_one, tasks, chunksize=8))
     assert done == len(tasks)
 
@@ -191,9 +207,10 @@ def main() -> None:
                         default=Path(__file__).resolve().parents[1] / ".." / "shared" / "samples")
     parser.add_argument("--build-args", default="", help="more fuse build options")
     parser.add_argument("--bare", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--bare-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare is not None:
-        run_bare(args.bare, args.workers)
+        run_bare(args.bare, args.workers, args.bare_out)
         return
     layouts = [name.strip() for name in args.layouts.split(",") if name.strip()]
     fuse = shutil.which("fuse") or "fuse"
@@ -210,33 +227,40 @@ def main() -> None:
             tasks_file.write_text(json.dumps(tasks))
             bare_cmd = [sys.executable, __file__, "--bare", str(tasks_file),
                         "--workers", str(args.workers)]
+            crops = tmp / "bare-crops"
+            write_cmd = [*bare_cmd, "--bare-out", str(crops)]
             out = tmp / f"{layout}.h5"
             build_cmd = [fuse, "build", "--roots", str(roots_file), "--sources", database,
                          "--out", str(out), "--workers", str(args.workers), "--limit", str(args.faces),
                          "--crop-size", str(args.size), "--margin", str(args.margin),
                          "--no-progress", "--overwrite", *shlex.split(args.build_args)]
             timed(bare_cmd)  # page cache and imports warm for both sides
-            pairs = []
+            runs = []
             for _ in range(args.repeats):
-                bare = timed(bare_cmd)
-                build = timed(build_cmd)
-                pairs.append((bare, build))
+                crops.mkdir()
+                bare, written, build = timed(bare_cmd), timed(write_cmd), timed(build_cmd)
+                shutil.rmtree(crops)
+                runs.append((bare, written, build))
             report = json.loads((tmp / f"{layout}.h5.report.json").read_text())
             kept = int(report["total_kept"]) if "total_kept" in report else len(tasks)
-            rows.append((layout, len(tasks), kept, pairs))
-            print(f"{layout}: {len(tasks)} faces, pairs (bare s, build s): "
-                  + ", ".join(f"{a:.2f}/{b:.2f}" for a, b in pairs), flush=True)
+            rows.append((layout, len(tasks), kept, runs))
+            print(f"{layout}: {len(tasks)} faces, runs (bare s, bare + write s, build s): "
+                  + ", ".join(f"{a:.2f}/{w:.2f}/{b:.2f}" for a, w, b in runs), flush=True)
             if root.is_relative_to(tmp):
                 shutil.rmtree(root)
     print(f"\nworkers: {args.workers}, crop: {args.size}, {args.repeats} alternating runs of each, "
           f"whole commands (start-up included); build options: {args.build_args or '(defaults)'}")
-    print(f"{'layout':<13}{'faces':>7}{'kept':>7}{'bare faces/s':>14}{'build faces/s':>15}"
-          f"{'best ratio':>12}{'median ratio':>14}")
-    for layout, faces, kept, pairs in rows:
-        ratios = [a / b for a, b in pairs]
-        best_bare, best_build = min(a for a, _ in pairs), min(b for _, b in pairs)
-        print(f"{layout:<13}{faces:>7}{kept:>7}{faces / best_bare:>14.0f}{faces / best_build:>15.0f}"
-              f"{best_bare / best_build:>12.2f}{float(np.median(ratios)):>14.2f}")
+    print("ratio: build faces/s over bare faces/s (best of the runs / median of the per-run ratios);"
+          " write ratio: the same over the bare loop that also writes each crop's raw pixels")
+    print(f"{'layout':<13}{'faces':>7}{'kept':>7}{'bare f/s':>10}{'+write f/s':>12}{'build f/s':>11}"
+          f"{'ratio':>13}{'write ratio':>13}")
+    for layout, faces, kept, runs in rows:
+        best = [min(run[k] for run in runs) for k in range(3)]
+        ratio = float(np.median([a / b for a, _, b in runs]))
+        write_ratio = float(np.median([w / b for _, w, b in runs]))
+        print(f"{layout:<13}{faces:>7}{kept:>7}{faces / best[0]:>10.0f}{faces / best[1]:>12.0f}"
+              f"{faces / best[2]:>11.0f}{best[0] / best[2]:>7.2f} /{ratio:>4.2f}"
+              f"{best[1] / best[2]:>7.2f} /{write_ratio:>4.2f}")
 
 
 if __name__ == "__main__":
