@@ -1,6 +1,6 @@
 """Whole ``fuse build`` commands on every real layout against a bare decode + warp loop.
 
-For each layout the same faces are processed twice, one after the other in every repeat:
+For each layout the same faces are processed three ways, one after the other in every repeat:
 
 * **bare**: a Python process (started by this script, so that its start-up counts) with a pool of
   ``--workers`` processes that only decodes each image with ``cv2.imread`` (full resolution, BGR to
