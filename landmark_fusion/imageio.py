@@ -19,7 +19,7 @@ from .sources.base import DEFAULT_MAX_PIXELS, SourceError
 _TAIL = 1024
 
 
-def _check_complete(data: bytes, path: Path) -> None:
+def _check_complete(data: bytes, path: Path | str) -> None:
     """Refuse JPEG/PNG files whose end marker is missing (truncated downloads or copies)."""
     tail = data[-_TAIL:]
     if data[:2] == b"\xff\xd8" and b"\xff\xd9" not in tail:
@@ -90,9 +90,10 @@ def header_size(data: bytes, path: Path | str) -> tuple[int, int]:
 REDUCED_FLAGS = {2: "IMREAD_REDUCED_COLOR_2", 4: "IMREAD_REDUCED_COLOR_4", 8: "IMREAD_REDUCED_COLOR_8"}
 
 
-def _read_bytes(path: Path) -> bytes:
+def _read_bytes(path: Path | str) -> bytes:
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as file:  # not Path.read_bytes: no Path made per image
+            data = file.read()
     except FileNotFoundError:
         raise SourceError("missing_image", f"{path}: image file not found") from None
     except IsADirectoryError:
@@ -116,7 +117,6 @@ def decode_image(path: Path | str, max_pixels: int = DEFAULT_MAX_PIXELS, reducti
     """
     import cv2
 
-    path = Path(path)
     data = _read_bytes(path)
     width, height = header_size(data, path)
     if width * height > max_pixels:

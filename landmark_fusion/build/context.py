@@ -1,8 +1,9 @@
 """What every process that works for a build is given once, before its first chunk of items."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from ..correspondence.loaders import LoadedFolder
 from ..roots import Root
 from .crop_ring import RingSpec
 from .settings import BuildSettings
@@ -20,3 +21,6 @@ class WorkerContext:
     corr_dir: str | None = None       # the correspondence folder the build chose
     ring: RingSpec | None = None      # shared crop slots (pool workers only)
     builder_pid: int | None = None    # pool workers end when this process ends
+    #: the folder's vocabulary and schemes as the building process validated them
+    #: (``correspondence.loaded_folder``): the workers use them without reading or checking YAML
+    correspondences: LoadedFolder = field(default_factory=LoadedFolder)

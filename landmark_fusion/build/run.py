@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..correspondence import SCHEMES_DIR, VOCABULARY_FILE, canonical_landmarks, list_schemes
+from ..correspondence import SCHEMES_DIR, VOCABULARY_FILE, canonical_landmarks, list_schemes, loaded_folder
 from ..lifetime import signals_deferred
 from ..paths import correspondences_dir, using_correspondences
 from ..progress import progress
@@ -126,15 +126,15 @@ def build_shards(roots: list[Root], out: str | os.PathLike, settings: BuildSetti
     if fmt != "parquet" and grow is not None:
         raise OutputError(f"{out}: --add, --replace and --drop grow Parquet sets (--out FOLDER); "
                           "an HDF5 file is one file written in one pass (docs/shards.md)")
+    engine = engine or default_engine(settings, roots)
+    start = getattr(engine, "start", None)  # a local pool's server imports beside what follows
+    if start is not None and roots:  # (the target's checks included: they may import h5py)
+        start(process_chunk, init_worker)
     out.parent.mkdir(parents=True, exist_ok=True)
     files = BuildFiles.of(out)
     had_output = True if grow is not None else check_target(files, fmt, settings.overwrite)
     adopted = adopt_leftover(files) if settings.resume else None
     remove_stale(out.parent)  # (never this run's own names, so never the leftover just taken over)
-    engine = engine or default_engine(settings, roots)
-    start = getattr(engine, "start", None)  # a local pool's server imports beside what follows
-    if start is not None and roots:
-        start(process_chunk, init_worker)
     folder = correspondences_dir(settings.corr_dir).resolve()
     with using_correspondences(folder):
         return _build(roots, files, settings, fmt, folder, had_output, adopted, grow, engine)
@@ -249,7 +249,8 @@ def _build(roots: list[Root], files: BuildFiles, settings: BuildSettings, fmt: s
     report.correspondences = record
     context = WorkerContext({r.name: r for r in read}, settings, landmark_names,
                             {name: i for i, name in enumerate(SOURCES)},
-                            {name: i for i, name in enumerate(schemes)}, corr_dir=str(folder))
+                            {name: i for i, name in enumerate(schemes)}, corr_dir=str(folder),
+                            correspondences=loaded_folder(folder))
     keep_for_resume = False
     try:
         if read:

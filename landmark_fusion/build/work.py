@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .. import unify as unify_module
-from ..correspondence import load_scheme
+from ..correspondence import install_loaded, load_scheme
 from ..crop import box_around, crop_box_image, extent_norm_size, landmark_extent, reduction_for
 from ..imageio import decode_image
 from ..lifetime import end_with
@@ -48,28 +48,25 @@ _READERS: dict[str, Any] = {}
 _RING: CropRing | None = None
 
 
-#: The scheme checks (and pydantic with them): loading a scheme in a worker runs them once.
-SCHEME_CHECKS = "landmark_fusion.correspondence.scheme_checks"
-
-
 def preload_modules(roots: list[Root]) -> list[str]:
     """Modules a process pool's server imports once, so that every worker starts with them loaded.
 
-    Each worker would otherwise import OpenCV (about 0.15 s of CPU), the vocabulary (with PyYAML),
-    ``unify`` and its readers itself at the start of every build. Importing OpenCV in the server
+    Each worker would otherwise import OpenCV (about 0.15 s of CPU), ``unify`` and its readers
+    itself at the start of every build. The correspondence files come validated with the context,
+    so neither PyYAML nor the checks (and pydantic, 0.1 s) are needed. Importing OpenCV in the server
     is fork-safe: its own thread pool is created only by the first parallel operation, which the
     server never runs (each worker sets one thread before its first), and the one thread the
     import starts belongs to the bundled OpenBLAS, which shuts its threads down around ``fork``.
     """
     readers = {SOURCES[root.name].split(":")[0] for root in roots if root.name in SOURCES}
-    return [__name__, "cv2", "yaml", load_scheme.__module__, SCHEME_CHECKS, unify_module.__name__,
-            *sorted(readers)]
+    return [__name__, "cv2", load_scheme.__module__, unify_module.__name__, *sorted(readers)]
 
 
 def init_worker(context: WorkerContext) -> None:
     """Prepare this process for the work: one OpenCV thread, fixed malloc thresholds, the context
-    and the ring, the build's correspondence folder; a pool worker also ends with the building
-    process and leaves Ctrl-C to it (the building process stops the pool)."""
+    and the ring, the build's correspondence folder and its files as validated by the building
+    process; a pool worker also ends with the building process and leaves Ctrl-C to it (the
+    building process stops the pool)."""
     global _CONTEXT, _RING
     import cv2
 
@@ -80,6 +77,7 @@ def init_worker(context: WorkerContext) -> None:
     reuse_large_buffers()  # no page faults for every decoded frame (see allocator.py)
     if context.corr_dir is not None:
         use_correspondences(context.corr_dir)
+    install_loaded(context.correspondences)
     scheme_size.cache_clear()  # both are cached by scheme name only: a new build may use
     unify_module._cached_mapping.cache_clear()  # another folder in the same process (--workers 0)
     _CONTEXT = context
@@ -124,8 +122,8 @@ def make_sample(face: RawFace, image: np.ndarray, context: WorkerContext, bgr: b
         full_size = (image.shape[1], image.shape[0])
     points = np.asarray(face.points, dtype=np.float64)
     visible = np.asarray(face.visible, dtype=bool)
-    check_points(points, visible, scheme_size(face.scheme), face.image_path, image_size=full_size)
-    extent = landmark_extent(points, visible)
+    extent = check_points(points, visible, scheme_size(face.scheme), face.image_path,
+                          image_size=full_size)
     crop = crop_box_image(image, *box_around(extent, settings.margin), settings.crop_size,
                           reduction=reduction)
     in_crop = points * crop.scale + crop.image_to_crop[:, 2]  # the crop map is a pure scale + shift

@@ -24,7 +24,15 @@ from __future__ import annotations
 
 from .conventions import DROP_RULES, FIXED_NAMES, NAME_PATTERN, RULES, mirrored_name, side_of
 from .folder import SCHEMES_DIR, VOCABULARY_FILE, list_schemes, scheme_path
-from .loaders import canonical_landmarks, clear_caches, load_scheme, load_vocabulary, validate
+from .loaders import (
+                      canonical_landmarks,
+                      clear_caches,
+                      install_loaded,
+                      load_scheme,
+                      load_vocabulary,
+                      loaded_folder,
+                      validate,
+)
 from .problems import CorrespondenceError, Problem
 from .scheme import Scheme
 from .vocabulary import Landmark, Vocabulary
@@ -32,6 +40,6 @@ from .vocabulary import Landmark, Vocabulary
 __all__ = [
     "CorrespondenceError", "DROP_RULES", "FIXED_NAMES", "Landmark", "NAME_PATTERN", "Problem", "RULES",
     "SCHEMES_DIR", "Scheme", "VOCABULARY_FILE", "Vocabulary", "canonical_landmarks", "clear_caches",
-    "list_schemes", "load_scheme", "load_vocabulary", "mirrored_name", "scheme_path", "side_of",
-    "validate",
+    "install_loaded", "list_schemes", "load_scheme", "load_vocabulary", "loaded_folder",
+    "mirrored_name", "scheme_path", "side_of", "validate",
 ]

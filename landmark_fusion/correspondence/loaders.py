@@ -5,12 +5,17 @@ and keep the result, keyed by the resolved file path and its stamp (modification
 a build's workers that switch folders (:func:`landmark_fusion.paths.use_correspondences`) or a user
 who edits a file get the other data, never a stale copy. :func:`validate` is the uncached check of
 a whole folder, for ``fuse corr validate``.
+
+A build validates its folder once, in the building process, and hands the result to its workers
+(:func:`loaded_folder`, :func:`install_loaded`): they use the very files the build started with,
+without reading YAML or importing the checks (and pydantic) themselves.
 """
 from __future__ import annotations
 
 import functools
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .folder import SCHEMES_DIR, VOCABULARY_FILE, list_schemes, resolved_folder, scheme_path, vocabulary_path
@@ -28,12 +33,19 @@ def _stamp(path: Path) -> tuple[int, int]:
     return status.st_mtime_ns, status.st_size
 
 
+#: Files validated by another process and installed here (:func:`install_loaded`), by path.
+_INSTALLED: dict[str, Vocabulary | Scheme] = {}
+
+
 def load_vocabulary(corr_dir: str | os.PathLike | None = None) -> Vocabulary:
     """The vocabulary of ``corr_dir`` (default: :func:`~landmark_fusion.paths.correspondences_dir`).
 
     Cached per resolved folder (and file stamp). Raises :class:`CorrespondenceError` when invalid.
     """
     path = vocabulary_path(corr_dir)
+    installed = _INSTALLED.get(str(path))
+    if isinstance(installed, Vocabulary):
+        return installed
     return _load_vocabulary_cached(str(path), _stamp(path))
 
 
@@ -53,6 +65,9 @@ def load_scheme(name: str, corr_dir: str | os.PathLike | None = None) -> Scheme:
     Raises ``KeyError`` for an unknown scheme and :class:`CorrespondenceError` when invalid.
     """
     path = scheme_path(name, corr_dir)
+    installed = _INSTALLED.get(str(path))
+    if isinstance(installed, Scheme):
+        return installed
     if not path.is_file():
         known = ", ".join(list_schemes(corr_dir)) or "none"
         raise KeyError(f"unknown scheme {name!r} (known: {known})")
@@ -71,9 +86,38 @@ def _load_scheme_cached(path: str, stamp: tuple[int, int], vocabulary: Vocabular
 
 
 def clear_caches() -> None:
-    """Forget every loaded vocabulary and scheme of this process (the next load reads the files)."""
+    """Forget every loaded (and installed) vocabulary and scheme of this process (the next load
+    reads the files)."""
+    _INSTALLED.clear()
     _load_vocabulary_cached.cache_clear()
     _load_scheme_cached.cache_clear()
+
+
+@dataclass(frozen=True)
+class LoadedFolder:
+    """A correspondence folder's files as one process validated them (:func:`loaded_folder`)."""
+
+    files: dict[str, Vocabulary | Scheme] = field(default_factory=dict)  # by resolved file path
+    pid: int = 0  # the process that validated them
+
+
+def loaded_folder(corr_dir: str | os.PathLike | None = None) -> LoadedFolder:
+    """The vocabulary and every scheme of ``corr_dir``, validated (loaded where not yet): what
+    :func:`install_loaded` takes in another process (a few tens of KB pickled)."""
+    files: dict[str, Vocabulary | Scheme] = {str(vocabulary_path(corr_dir)): load_vocabulary(corr_dir)}
+    for name in list_schemes(corr_dir):
+        files[str(scheme_path(name, corr_dir))] = load_scheme(name, corr_dir)
+    return LoadedFolder(files, os.getpid())
+
+
+def install_loaded(loaded: LoadedFolder) -> None:
+    """Make this process's loaders return the files of ``loaded`` as they were when validated,
+    without reading them (until :func:`clear_caches`). Nothing to do in the process that validated
+    them: its own caches hold them, and see a file edited later."""
+    if loaded.pid == os.getpid():
+        return
+    _INSTALLED.clear()
+    _INSTALLED.update(loaded.files)
 
 
 def canonical_landmarks(schemes: Iterable[str] | None = None,
@@ -109,4 +153,5 @@ def validate(corr_dir: str | os.PathLike | None = None) -> list[Problem]:
     return problems
 
 
-__all__ = ["canonical_landmarks", "clear_caches", "load_scheme", "load_vocabulary", "validate"]
+__all__ = ["LoadedFolder", "canonical_landmarks", "clear_caches", "install_loaded", "load_scheme",
+           "load_vocabulary", "loaded_folder", "validate"]

@@ -297,11 +297,12 @@ class AFLWSource:
                 raise SourceError("corrupt_annotation",
                                   f"{self.root / CONFIGS}: array shapes {pts.shape}, {roi.shape}, {yaws.shape} "
                                   f"do not match (N, 2, 21), (N, 4), (N,)")
-            self._arrays = (pts, roi, yaws)
+            # plain ndarray views of the maps: indexing a memmap object costs more per face
+            self._arrays = (pts.view(np.ndarray), roi.view(np.ndarray), yaws.view(np.ndarray))
         return self._arrays
 
     def _read_crop(self, item: CropItem) -> list[RawFace | Rejected]:
-        relative = Path(CROP_DIR, item.name)
+        relative = f"{CROP_DIR}/{item.name}"  # a string: one Path per face (the image's) is enough
         where = f"{self.root / LIST_FILE} line {item.row + 1} ({item.name})"
         if not item.name:
             raise SourceError("corrupt_annotation", f"{where}: empty list line")
@@ -317,7 +318,7 @@ class AFLWSource:
         frame, visible = unmark_points(raw)  # 1-based 450 frame -> 0-based (inferred base)
         points = missing_to_nan(crop_coordinates(frame, box), visible)
         check_points(points, visible, NUM_POINTS, where, (CROP_SIZE, CROP_SIZE))
-        return [RawFace(self.name, relative.as_posix(), image_path, self.scheme, points, visible, self.split,
+        return [RawFace(self.name, relative, image_path, self.scheme, points, visible, self.split,
                         yaw=float(yaws[item.row]),
                         box=np.array([0.0, 0.0, CROP_SIZE, CROP_SIZE]),
                         extra={"frame_points": frame, "roi_box": box, "row": item.row})]

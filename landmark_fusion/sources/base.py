@@ -157,9 +157,10 @@ def safe_join(root: Path, relative: str | Path) -> Path:
 
 
 def check_points(points: np.ndarray, visible: np.ndarray, expected: int, path: Path | str,
-                 image_size: tuple[int, int] | None = None) -> None:
+                 image_size: tuple[int, int] | None = None) -> tuple[float, float, float, float]:
     """Validate a landmark array: count, finiteness, a usable box, and (given the image size)
-    absurd values."""
+    absurd values. Returns the visible points' extent ``(x_min, y_min, x_max, y_max)``, which the
+    checks compute anyway (the build crops around it)."""
     if points.ndim != 2 or points.shape[1] != 2 or points.shape[0] != expected:
         raise SourceError("wrong_point_count",
                           f"{path}: expected {expected} points, got shape {tuple(points.shape)}")
@@ -182,6 +183,7 @@ def check_points(points: np.ndarray, visible: np.ndarray, expected: int, path: P
                               f"{path}: coordinates far outside the {w}x{h} image "
                               f"(min {[round(x_min, 1), round(y_min, 1)]}, "
                               f"max {[round(x_max, 1), round(y_max, 1)]})")
+    return x_min, y_min, x_max, y_max
 
 
 def image_size(path: Path | str) -> tuple[int, int]:

@@ -204,11 +204,11 @@ def annotated_image(root: Path, item: str, suffixes: Iterable[str] = IMAGE_SUFFI
     return annotation, image_name, safe_join(root, image_name)
 
 
-def require_image(path: Path) -> Path:
-    """``path`` if it is an existing file, else ``missing_image``."""
-    if not Path(path).is_file():
+def require_image(path: Path | str) -> Path:
+    """``path`` (as a :class:`~pathlib.Path`) if it is an existing file, else ``missing_image``."""
+    if not os.path.isfile(path):
         raise SourceError("missing_image", f"{path}: image file not found")
-    return Path(path)
+    return path if isinstance(path, Path) else Path(path)
 
 
 def stable_fraction(key: str) -> float:

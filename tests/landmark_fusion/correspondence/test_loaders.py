@@ -10,9 +10,11 @@ from landmark_fusion.correspondence import (
     CorrespondenceError,
     canonical_landmarks,
     clear_caches,
+    install_loaded,
     list_schemes,
     load_scheme,
     load_vocabulary,
+    loaded_folder,
     validate,
 )
 from landmark_fusion.paths import using_correspondences
@@ -51,6 +53,36 @@ def test_clear_caches_reads_the_files_again(corr_copy: Path) -> None:
     assert load_vocabulary(corr_copy) is first
     clear_caches()
     assert load_vocabulary(corr_copy) is not first
+
+
+def _installed_aflw_name(loaded, folder: str) -> tuple[str, bool]:
+    """In a fresh process: install ``loaded``, then index 12 of aflw21 in ``folder`` and whether
+    the checks (pydantic) had to be imported for it."""
+    import sys
+
+    from landmark_fusion.correspondence import install_loaded, load_scheme
+
+    install_loaded(loaded)
+    return load_scheme("aflw21", folder).index_to_name[12], "pydantic" in sys.modules
+
+
+def test_an_installed_folder_is_used_as_validated_in_another_process(corr_copy: Path, plant) -> None:
+    """A build's workers get the files its building process validated: no YAML read, no checks,
+    and an edit made meanwhile does not reach them (every face of a build sees the same files)."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    loaded = loaded_folder(corr_copy)
+    assert set(loaded.files) == {str((corr_copy / "landmarks.yaml").resolve())} | {
+        str((corr_copy / "schemes" / f"{name}.yaml").resolve()) for name in list_schemes(corr_copy)}
+    plant(corr_copy, "schemes/aflw21.yaml", "name: ear_r,", "name: jaw_r_2of8,")
+    plant(corr_copy, "schemes/aflw21.yaml", "name: ear_l,", "name: jaw_l_2of8,")
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        name, checked = pool.submit(_installed_aflw_name, loaded, str(corr_copy)).result()
+    assert (name, checked) == ("ear_r", False)
+    # in the process that validated them, the loaders go on seeing the files as they are now
+    install_loaded(loaded)
+    assert load_scheme("aflw21", corr_copy).index_to_name[12] == "jaw_r_2of8"
 
 
 def test_an_invalid_file_is_refused_until_it_is_fixed(corr_copy: Path, plant) -> None:
