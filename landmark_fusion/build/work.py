@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import unify as unify_module
 from ..correspondence import install_loaded, load_scheme
-from ..crop import box_around, crop_box_image, extent_norm_size, landmark_extent, reduction_for
+from ..crop import box_around, crop_box_image, extent_norm_size, reduction_for
 from ..imageio import decode_image
 from ..lifetime import end_with
 from ..paths import use_correspondences
@@ -32,7 +32,7 @@ from ..roots import Root
 from ..shards import stack_samples
 from ..shards.schema import Sample
 from ..sources import SOURCES, get_source
-from ..sources.base import RawFace, Rejected, SourceError, check_points
+from ..sources.base import RawFace, Rejected, SourceError, check_points, check_within_image
 from ..unify import unify
 from .allocator import reuse_large_buffers
 from .context import WorkerContext
@@ -107,13 +107,27 @@ def scheme_size(scheme: str) -> int:
     return load_scheme(scheme).num_points
 
 
+#: ``(x_min, y_min, x_max, y_max)`` of a face's visible points.
+Extent = tuple[float, float, float, float]
+
+
+def face_extent(face: RawFace) -> Extent:
+    """The checked extent of a face's visible points (:func:`~..sources.base.check_points`; the
+    image's size is checked once it is decoded)."""
+    return check_points(np.asarray(face.points, dtype=np.float64),
+                        np.asarray(face.visible, dtype=bool), scheme_size(face.scheme),
+                        face.image_path)
+
+
 def make_sample(face: RawFace, image: np.ndarray, context: WorkerContext, bgr: bool = False,
-                reduction: int = 1, full_size: tuple[int, int] | None = None) -> Sample:
+                reduction: int = 1, full_size: tuple[int, int] | None = None,
+                extent: Extent | None = None) -> Sample:
     """Crop and unify one face of a decoded image into a shard row.
 
     ``bgr``: the image is in OpenCV's BGR order; only the crop is converted to RGB.
     ``reduction``: the image was decoded at ``1/reduction`` of its ``full_size`` (width, height),
-    the frame the face's points are in.
+    the frame the face's points are in. ``extent``: the face's :func:`face_extent`, where it was
+    computed already (it is checked against the image's size here).
     """
     import cv2
 
@@ -122,8 +136,11 @@ def make_sample(face: RawFace, image: np.ndarray, context: WorkerContext, bgr: b
         full_size = (image.shape[1], image.shape[0])
     points = np.asarray(face.points, dtype=np.float64)
     visible = np.asarray(face.visible, dtype=bool)
-    extent = check_points(points, visible, scheme_size(face.scheme), face.image_path,
-                          image_size=full_size)
+    if extent is None:
+        extent = check_points(points, visible, scheme_size(face.scheme), face.image_path,
+                              image_size=full_size)
+    else:
+        check_within_image(extent, full_size, face.image_path)
     crop = crop_box_image(image, *box_around(extent, settings.margin), settings.crop_size,
                           reduction=reduction)
     in_crop = points * crop.scale + crop.image_to_crop[:, 2]  # the crop map is a pure scale + shift
@@ -146,25 +163,32 @@ def make_sample(face: RawFace, image: np.ndarray, context: WorkerContext, bgr: b
     )
 
 
-def face_reduction(face: RawFace, settings: BuildSettings) -> int:
-    """The decode reduction one face's crop allows (1 where its points give no usable box: the
-    checks of :func:`make_sample` then name what is wrong)."""
-    try:
-        visible = np.asarray(face.visible, dtype=bool)
-        side = box_around(landmark_extent(np.asarray(face.points, dtype=np.float64), visible),
-                          settings.margin)[2]
-    except (ValueError, TypeError, IndexError):
-        return 1
-    return reduction_for(side, settings.crop_size) if math.isfinite(side) else 1
-
-
-def image_reductions(records: list[RawFace | Rejected], settings: BuildSettings) -> dict[Path, int]:
-    """Per image, the decode reduction all its faces allow (the smallest of theirs); 1 for every
-    image when ``settings.reduced_decode`` is off."""
-    reductions: dict[Path, int] = {}
+def face_extents(records: list[RawFace | Rejected]) -> list[Extent | Exception | None]:
+    """Per record, its face's :func:`face_extent`, or the error its points gave (None for a
+    :class:`Rejected` record)."""
+    extents: list[Extent | Exception | None] = []
     for record in records:
+        if not isinstance(record, RawFace):
+            extents.append(None)
+            continue
+        try:
+            extents.append(face_extent(record))
+        except Exception as error:  # noqa: BLE001 - named per face by process_item
+            extents.append(error)
+    return extents
+
+
+def image_reductions(records: list[RawFace | Rejected], extents: list[Extent | Exception | None],
+                     settings: BuildSettings) -> dict[Path, int]:
+    """Per image, the decode reduction all its usable faces allow (the smallest of theirs); 1 for
+    every image when ``settings.reduced_decode`` is off."""
+    reductions: dict[Path, int] = {}
+    for record, extent in zip(records, extents, strict=True):
         if isinstance(record, RawFace):
-            wanted = face_reduction(record, settings) if settings.reduced_decode else 1
+            wanted = 1
+            if settings.reduced_decode and isinstance(extent, tuple):
+                side = box_around(extent, settings.margin)[2]
+                wanted = reduction_for(side, settings.crop_size) if math.isfinite(side) else 1
             reductions[record.image_path] = min(wanted, reductions.get(record.image_path, wanted))
     return reductions
 
@@ -172,7 +196,8 @@ def image_reductions(records: list[RawFace | Rejected], settings: BuildSettings)
 def process_item(name: str, item: Any, context: WorkerContext) -> list[Sample | Rejected]:
     """Read one work item and turn each of its faces into a row or a rejection.
 
-    Each image is decoded once for all its faces, at the reduction they all allow."""
+    The points of every face are checked first; each image is then decoded once for all its
+    faces, at the reduction they all allow."""
     try:
         records = list(_reader(name).read(item))
     except SourceError as error:
@@ -180,14 +205,17 @@ def process_item(name: str, item: Any, context: WorkerContext) -> list[Sample | 
     except Exception as error:  # noqa: BLE001 - a reader bug rejects the item, not the build
         return [internal_error(name, item_label(item), error)]
     settings = context.settings
-    reductions = image_reductions(records, settings)
+    extents = face_extents(records)
+    reductions = image_reductions(records, extents, settings)
     images: dict[Path, tuple[np.ndarray, int, tuple[int, int]] | SourceError] = {}
     out: list[Sample | Rejected] = []
-    for record in records:
+    for record, extent in zip(records, extents, strict=True):
         if isinstance(record, Rejected):
             out.append(record)
             continue
         try:
+            if isinstance(extent, Exception):
+                raise extent
             decoded = images.get(record.image_path)
             if decoded is None:
                 try:
@@ -200,7 +228,7 @@ def process_item(name: str, item: Any, context: WorkerContext) -> list[Sample | 
                 raise decoded
             image, reduction, full_size = decoded
             out.append(make_sample(record, image, context, bgr=True, reduction=reduction,
-                                   full_size=full_size))
+                                   full_size=full_size, extent=extent))
         except SourceError as error:
             out.append(Rejected(record.source, record.sample_id, error.reason, error.detail))
         except Exception as error:  # noqa: BLE001

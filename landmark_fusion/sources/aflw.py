@@ -132,6 +132,7 @@ class AFLWSource:
         self._connection: sqlite3.Connection | None = None
         self._connection_pid: int | None = None
         self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._list_path = str(self.root / LIST_FILE)  # named by every face's messages
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -303,7 +304,7 @@ class AFLWSource:
 
     def _read_crop(self, item: CropItem) -> list[RawFace | Rejected]:
         relative = f"{CROP_DIR}/{item.name}"  # a string: one Path per face (the image's) is enough
-        where = f"{self.root / LIST_FILE} line {item.row + 1} ({item.name})"
+        where = f"{self._list_path} line {item.row + 1} ({item.name})"
         if not item.name:
             raise SourceError("corrupt_annotation", f"{where}: empty list line")
         pts, roi, yaws = self._load_arrays()
@@ -316,7 +317,7 @@ class AFLWSource:
         if not (box[2] > box[0] and box[3] > box[1]):
             raise SourceError("corrupt_annotation", f"{where}: empty roi box {box.tolist()}")
         frame, visible = unmark_points(raw)  # 1-based 450 frame -> 0-based (inferred base)
-        points = missing_to_nan(crop_coordinates(frame, box), visible)
+        points = crop_coordinates(frame, box)  # (the missing points' NaN stay NaN)
         check_points(points, visible, NUM_POINTS, where, (CROP_SIZE, CROP_SIZE))
         return [RawFace(self.name, relative, image_path, self.scheme, points, visible, self.split,
                         yaw=float(yaws[item.row]),

@@ -165,25 +165,35 @@ def check_points(points: np.ndarray, visible: np.ndarray, expected: int, path: P
         raise SourceError("wrong_point_count",
                           f"{path}: expected {expected} points, got shape {tuple(points.shape)}")
     vis = points if visible.all() else points[visible]
-    if not np.isfinite(vis).all():
-        raise SourceError("bad_coordinates", f"{path}: NaN or infinite coordinates")
     if not len(vis):
         raise SourceError("no_visible_points", f"{path}: no annotated point")
     (x_min, y_min), (x_max, y_max) = vis.min(axis=0).tolist(), vis.max(axis=0).tolist()
+    # min and max carry any NaN along, and an infinity shows in one of them
+    if not all(map(math.isfinite, (x_min, y_min, x_max, y_max))):
+        raise SourceError("bad_coordinates", f"{path}: NaN or infinite coordinates")
     if x_max - x_min < MIN_BOX_SIDE or y_max - y_min < MIN_BOX_SIDE:
         raise SourceError("degenerate_box",
                           f"{path}: the {len(vis)} annotated points span "
                           f"{x_max - x_min:.3g} x {y_max - y_min:.3g} px (less than "
                           f"{MIN_BOX_SIDE:g} px wide or high: no face size to normalise by)")
+    extent = x_min, y_min, x_max, y_max
     if image_size is not None:
-        w, h = image_size
-        if (min(x_min / w, y_min / h) < -ABSURD_MARGIN
-                or max(x_max / w, y_max / h) > 1 + ABSURD_MARGIN):
-            raise SourceError("bad_coordinates",
-                              f"{path}: coordinates far outside the {w}x{h} image "
-                              f"(min {[round(x_min, 1), round(y_min, 1)]}, "
-                              f"max {[round(x_max, 1), round(y_max, 1)]})")
-    return x_min, y_min, x_max, y_max
+        check_within_image(extent, image_size, path)
+    return extent
+
+
+def check_within_image(extent: tuple[float, float, float, float], image_size: tuple[int, int],
+                       path: Path | str) -> None:
+    """Refuse points (their extent, from :func:`check_points`) far outside a ``(width, height)``
+    image: absurd values, not a face partly out of the frame."""
+    x_min, y_min, x_max, y_max = extent
+    w, h = image_size
+    if (min(x_min / w, y_min / h) < -ABSURD_MARGIN
+            or max(x_max / w, y_max / h) > 1 + ABSURD_MARGIN):
+        raise SourceError("bad_coordinates",
+                          f"{path}: coordinates far outside the {w}x{h} image "
+                          f"(min {[round(x_min, 1), round(y_min, 1)]}, "
+                          f"max {[round(x_max, 1), round(y_max, 1)]})")
 
 
 def image_size(path: Path | str) -> tuple[int, int]:
