@@ -3,8 +3,9 @@
 ``scipy.io.loadmat`` costs about 0.4 ms per small file even when asked for one variable: it builds
 a reader object, probes the file version and decompresses every variable's header through several
 Python layers. A face of 300W-LP reads two such files. This module walks the file's elements
-directly and inflates only the variables asked for; every other compressed variable costs the
-inflation of its first bytes (which hold its name).
+directly and inflates only the variables asked for; every other compressed variable before the
+last one asked for costs the inflation of its first bytes (which hold its name), and the walk
+stops once every name asked for is found.
 
 Only real, full numeric arrays are decoded here (classes double, single and the integer classes,
 stored as any numeric MAT data type). For anything else -- another file version, a char, cell,
@@ -86,7 +87,8 @@ def _numeric(body: bytes, order: str) -> tuple[str, np.ndarray]:
 
 def read_numeric(data: bytes, names: Iterable[str]) -> dict[str, np.ndarray] | None:
     """The variables ``names`` of a MATLAB 5 file's bytes that it holds (absent names left out), or
-    None when the file is not one this reader handles (see the module docstring)."""
+    None when the file is not one this reader handles (see the module docstring). The elements after
+    the last name found are not read."""
     wanted = set(names)
     if len(data) < 128 or not data.startswith(b"MATLAB 5.0") or data[124:126] not in (b"\x00\x01",
                                                                                          b"\x01\x00"):
@@ -124,6 +126,8 @@ def read_numeric(data: bytes, names: Iterable[str]) -> dict[str, np.ndarray] | N
                     result[name] = _numeric(body, order)[1]
             else:
                 return None
+            if len(result) == len(wanted):
+                break
             pos = following
     except (Unsupported, struct.error, zlib.error, UnicodeDecodeError, ValueError):
         return None

@@ -39,6 +39,7 @@ its identity ``<DB>_<id>`` (all faces, profiles and flips of one source image la
 """
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -133,7 +134,7 @@ class W300LPSource:
                 yield from walk_files(self.root, (".mat",), self.name, folder=self.root / folder)
 
     def sample_id(self, item: str) -> str:
-        return Path(item).with_suffix(".jpg").as_posix()
+        return _image_name(item)
 
     @passes_rejections
     def read(self, item: str) -> list[RawFace | Rejected]:
@@ -151,18 +152,20 @@ class W300LPSource:
         return perm
 
     def _read(self, item: str) -> list[RawFace | Rejected]:
+        # the item is a root-relative POSIX name (walk_files): plain string operations, no Path
+        # objects per face beyond the files'
         mat_path = safe_join(self.root, item)
-        relative = Path(item)
-        folder = relative.parts[0]
+        folder = item.split("/", 1)[0]
+        stem = os.path.splitext(item.rsplit("/", 1)[-1])[0]
         flipped = folder.endswith(FLIP_SUFFIX)
         db = folder[: -len(FLIP_SUFFIX)] if flipped else folder
-        identity, face_index, k = parse_name(relative.stem, mat_path)
-        image_name = relative.with_suffix(".jpg")
+        identity, face_index, k = parse_name(stem, mat_path)
+        image_name = _image_name(item)
         image_path = require_image(safe_join(self.root, image_name))
         notes: list[str] = []
         optional = {"Pose_Para": (1, 7), "roi": (1, 4)}
 
-        landmarks = self._landmarks_file(db, relative.stem, flipped)
+        landmarks = self._landmarks_file(db, stem, flipped)
         if landmarks is not None:
             where, origin, own_flip = landmarks
             points = self._load_pts3d(where)
@@ -182,7 +185,7 @@ class W300LPSource:
         else:
             raise SourceError("stale_landmarks",
                               f"{image_path}: profiled image (k > 0) whose pt2d is the k = 0 copy, "
-                              f"and {self.root / LANDMARKS_DIR / db / (relative.stem + '_pts.mat')} "
+                              f"and {self.root / LANDMARKS_DIR / db / (stem + '_pts.mat')} "
                               f"is missing")
         if flipped:
             points = points[self.flip_permutation(scheme)]
@@ -196,7 +199,7 @@ class W300LPSource:
         yaw = optional_yaw(arrays, notes)
         if notes:
             extra["notes"] = notes
-        return [RawFace(self.name, image_name.as_posix(), image_path, scheme, points, visible,
+        return [RawFace(self.name, image_name, image_path, scheme, points, visible,
                         hold_out_split(identity, self.val_fraction), yaw=yaw, extra=extra)]
 
     def _load_pts3d(self, path: Path) -> np.ndarray:
@@ -208,10 +211,15 @@ class W300LPSource:
         name = f"{stem}_pts.mat"
         folders = ([db + FLIP_SUFFIX] if flipped else []) + [db]
         for folder in folders:
-            path = safe_join(self.root, Path(LANDMARKS_DIR, folder, name))
-            if path.is_file():
-                return path, f"{LANDMARKS_DIR}/{folder}/{name}:pts_3d", folder != db
+            relative = f"{LANDMARKS_DIR}/{folder}/{name}"
+            if os.path.isfile(path := safe_join(self.root, relative)):
+                return path, f"{relative}:pts_3d", folder != db
         return None
+
+
+def _image_name(item: str) -> str:
+    """The root-relative name of the image of the ``.mat`` item (same stem, ``.jpg``)."""
+    return os.path.splitext(item)[0] + ".jpg"
 
 
 __all__ = ["W300LPSource", "parse_name", "scheme_flip_permutation"]

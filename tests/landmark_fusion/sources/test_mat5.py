@@ -49,6 +49,9 @@ def test_what_it_leaves_to_scipy(tmp_path, samples_dir):
     real = (samples_dir / "300W-LP" / "HELEN" / "HELEN_232194_1_0.mat").read_bytes()
     assert read_numeric(real[:100], ["pt2d"]) is None  # shorter than the header
     assert read_numeric(real[: len(real) // 2], ["pt2d", "Pose_Para", "Shape_Para"]) is None
+    # the walk stops at the last name asked for: what follows it is not read
+    whole = read_numeric(real, ["pt2d"])
+    assert whole is not None and read_numeric(real[: len(real) // 2] + b"\xff" * 8, ["pt2d"]) is not None
     assert read_numeric(b"not a MAT file" * 20, ["pt2d"]) is None
     strings = save_mat(tmp_path / "strings.mat", {"pt2d": np.array(["abc"])})
     assert read_numeric(strings.read_bytes(), ["pt2d"]) is None
