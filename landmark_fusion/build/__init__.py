@@ -14,14 +14,37 @@ The modules, in the order data flows through them:
   temporary names and the final move; :mod:`.resume`: the checkpoints of a Parquet build and
   ``--resume``; :mod:`.grow`: ``--add``, ``--replace``, ``--drop`` on a Parquet set.
 """
-from .engine import Engine, InProcessEngine
-from .grow import Grow, GrowError
-from .output import OutputError
-from .pool import ProcessPoolEngine
-from .report import BuildReport
-from .resume import ResumeError
-from .run import BuildFailed, build_shards, default_engine, report_paths
-from .settings import BuildSettings
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+#: Where each public name lives. They are imported on first use, so that a process that needs one
+#: module (a pool worker's server imports :mod:`.work` alone) does not load the whole build.
+_HOMES = {"Engine": "engine", "InProcessEngine": "engine", "Grow": "grow", "GrowError": "grow",
+          "OutputError": "output", "ProcessPoolEngine": "pool", "BuildReport": "report",
+          "ResumeError": "resume", "BuildFailed": "run", "build_shards": "run",
+          "default_engine": "run", "report_paths": "run", "BuildSettings": "settings"}
+
+if TYPE_CHECKING:
+    from .engine import Engine, InProcessEngine
+    from .grow import Grow, GrowError
+    from .output import OutputError
+    from .pool import ProcessPoolEngine
+    from .report import BuildReport
+    from .resume import ResumeError
+    from .run import BuildFailed, build_shards, default_engine, report_paths
+    from .settings import BuildSettings
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = ["BuildFailed", "BuildReport", "BuildSettings", "Engine", "Grow", "GrowError",
            "InProcessEngine", "OutputError", "ProcessPoolEngine", "ResumeError", "build_shards",
