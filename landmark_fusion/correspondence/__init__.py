@@ -25,13 +25,13 @@ from __future__ import annotations
 from .conventions import DROP_RULES, FIXED_NAMES, NAME_PATTERN, RULES, mirrored_name, side_of
 from .folder import SCHEMES_DIR, VOCABULARY_FILE, list_schemes, scheme_path
 from .loaders import (
-                      canonical_landmarks,
-                      clear_caches,
-                      install_loaded,
-                      load_scheme,
-                      load_vocabulary,
-                      loaded_folder,
-                      validate,
+    canonical_landmarks,
+    clear_caches,
+    install_loaded,
+    load_scheme,
+    load_vocabulary,
+    loaded_folder,
+    validate,
 )
 from .problems import CorrespondenceError, Problem
 from .scheme import Scheme
