@@ -13,6 +13,9 @@ For each layout the same faces are processed three ways, one after the other in 
 
 The ratio is build faces/s over bare faces/s (goal ≥ 0.8; ≥ 1.2 on large photos, where the build
 decodes JPEGs at reduced resolution); the write ratio is build faces/s over bare + write faces/s.
+Each repeat also runs the bare loop and the build on the first ``--small`` items alone: their times
+are the commands' start-up, and the per-face ratio (bare over build, each side's extra time for the
+other faces) is what the ratio tends to with many faces.
 Layouts (``--layouts``):
 
 * ``300w_lp``: 300W-LP's own files (450x450 JPEG + ``.mat`` + ``landmarks/*_pts.mat``), from
@@ -202,6 +205,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=160)
     parser.add_argument("--margin", type=float, default=0.25)
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs of each")
+    parser.add_argument("--small", type=int, default=8,
+                        help="items of the start-up runs (the first ones of the layout)")
     parser.add_argument("--realdata", type=Path, default=Path("/work/realdata"))
     parser.add_argument("--samples", type=Path,
                         default=Path(__file__).resolve().parents[1] / ".." / "shared" / "samples")
@@ -225,8 +230,13 @@ def main() -> None:
             tasks = bare_tasks(database, root, args.faces, args.size, args.margin)
             tasks_file = tmp / f"{layout}.tasks.json"
             tasks_file.write_text(json.dumps(tasks))
+            small_file = tmp / f"{layout}.small.json"
+            small = bare_tasks(database, root, args.small, args.size, args.margin)
+            small_file.write_text(json.dumps(small))
             bare_cmd = [sys.executable, __file__, "--bare", str(tasks_file),
                         "--workers", str(args.workers)]
+            bare_small = [sys.executable, __file__, "--bare", str(small_file),
+                          "--workers", str(args.workers)]
             crops = tmp / "bare-crops"
             write_cmd = [*bare_cmd, "--bare-out", str(crops)]
             out = tmp / f"{layout}.h5"
@@ -234,33 +244,45 @@ def main() -> None:
                          "--out", str(out), "--workers", str(args.workers), "--limit", str(args.faces),
                          "--crop-size", str(args.size), "--margin", str(args.margin),
                          "--no-progress", "--overwrite", *shlex.split(args.build_args)]
+            build_small = [*build_cmd[:build_cmd.index("--limit") + 1], str(args.small),
+                           *build_cmd[build_cmd.index("--limit") + 2:]]
+            build_small[build_small.index("--out") + 1] = str(tmp / f"{layout}.small.h5")
             timed(bare_cmd)  # page cache and imports warm for both sides
             runs = []
             for _ in range(args.repeats):
                 crops.mkdir()
                 bare, written, build = timed(bare_cmd), timed(write_cmd), timed(build_cmd)
                 shutil.rmtree(crops)
-                runs.append((bare, written, build))
+                runs.append((bare, written, build, timed(bare_small), timed(build_small)))
             report = json.loads((tmp / f"{layout}.h5.report.json").read_text())
             kept = int(report["total_kept"]) if "total_kept" in report else len(tasks)
-            rows.append((layout, len(tasks), kept, runs))
-            print(f"{layout}: {len(tasks)} faces, runs (bare s, bare + write s, build s): "
-                  + ", ".join(f"{a:.2f}/{w:.2f}/{b:.2f}" for a, w, b in runs), flush=True)
+            rows.append((layout, len(tasks), len(small), kept, runs))
+            print(f"{layout}: {len(tasks)} faces, runs (bare s, bare + write s, build s; "
+                  f"{len(small)} faces: bare s, build s): "
+                  + ", ".join(f"{a:.2f}/{w:.2f}/{b:.2f}; {sa:.2f}/{sb:.2f}"
+                              for a, w, b, sa, sb in runs), flush=True)
             if root.is_relative_to(tmp):
                 shutil.rmtree(root)
     print(f"\nworkers: {args.workers}, crop: {args.size}, {args.repeats} alternating runs of each, "
           f"whole commands (start-up included); build options: {args.build_args or '(defaults)'}")
     print("ratio: build faces/s over bare faces/s (best of the runs / median of the per-run ratios);"
           " write ratio: the same over the bare loop that also writes each crop's raw pixels")
+    print("start-up: the whole command on the first few items alone (median of the runs); per-face "
+          "ratio: bare over build, each side's time for the other faces (median of the per-run ratios)")
     print(f"{'layout':<13}{'faces':>7}{'kept':>7}{'bare f/s':>10}{'+write f/s':>12}{'build f/s':>11}"
-          f"{'ratio':>13}{'write ratio':>13}")
-    for layout, faces, kept, runs in rows:
+          f"{'ratio':>13}{'write ratio':>13}{'bare start s':>14}{'build start s':>15}"
+          f"{'per-face ratio':>16}")
+    for layout, faces, few, kept, runs in rows:
         best = [min(run[k] for run in runs) for k in range(3)]
-        ratio = float(np.median([a / b for a, _, b in runs]))
-        write_ratio = float(np.median([w / b for _, w, b in runs]))
+        ratio = float(np.median([run[0] / run[2] for run in runs]))
+        write_ratio = float(np.median([run[1] / run[2] for run in runs]))
+        starts = [float(np.median([run[k] for run in runs])) for k in (3, 4)]
+        per_face = (f"{np.median([(run[0] - run[3]) / (run[2] - run[4]) for run in runs]):>16.2f}"
+                    if few < faces else f"{'-':>16}")  # (no faces beyond the start-up runs' own)
         print(f"{layout:<13}{faces:>7}{kept:>7}{faces / best[0]:>10.0f}{faces / best[1]:>12.0f}"
               f"{faces / best[2]:>11.0f}{best[0] / best[2]:>7.2f} /{ratio:>4.2f}"
-              f"{best[1] / best[2]:>7.2f} /{write_ratio:>4.2f}")
+              f"{best[1] / best[2]:>7.2f} /{write_ratio:>4.2f}{starts[0]:>14.2f}{starts[1]:>15.2f}"
+              f"{per_face}")
 
 
 if __name__ == "__main__":
