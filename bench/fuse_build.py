@@ -191,6 +191,20 @@ def bare_tasks(database: str, root: Path, faces: int, size: int, margin: float
     return tasks
 
 
+def bare_command(tasks_path: Path, args: argparse.Namespace) -> list[str]:
+    """The bare loop over the tasks of ``tasks_path``, as its own process."""
+    return [sys.executable, __file__, "--bare", str(tasks_path), "--workers", str(args.workers)]
+
+
+def build_command(roots_file: Path, database: str, limit: int, out: Path,
+                  args: argparse.Namespace) -> list[str]:
+    """The whole ``fuse build`` of the first ``limit`` items of ``database`` into ``out``."""
+    return [shutil.which("fuse") or "fuse", "build", "--roots", str(roots_file),
+            "--sources", database, "--out", str(out), "--workers", str(args.workers),
+            "--limit", str(limit), "--crop-size", str(args.size), "--margin", str(args.margin),
+            "--no-progress", "--overwrite", *shlex.split(args.build_args)]
+
+
 def timed(command: list[str]) -> float:
     started = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
@@ -218,7 +232,6 @@ def main() -> None:
         run_bare(args.bare, args.workers, args.bare_out)
         return
     layouts = [name.strip() for name in args.layouts.split(",") if name.strip()]
-    fuse = shutil.which("fuse") or "fuse"
     rows = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -233,20 +246,12 @@ def main() -> None:
             small_file = tmp / f"{layout}.small.json"
             small = bare_tasks(database, root, args.small, args.size, args.margin)
             small_file.write_text(json.dumps(small))
-            bare_cmd = [sys.executable, __file__, "--bare", str(tasks_file),
-                        "--workers", str(args.workers)]
-            bare_small = [sys.executable, __file__, "--bare", str(small_file),
-                          "--workers", str(args.workers)]
+            bare_cmd, bare_small = bare_command(tasks_file, args), bare_command(small_file, args)
             crops = tmp / "bare-crops"
             write_cmd = [*bare_cmd, "--bare-out", str(crops)]
-            out = tmp / f"{layout}.h5"
-            build_cmd = [fuse, "build", "--roots", str(roots_file), "--sources", database,
-                         "--out", str(out), "--workers", str(args.workers), "--limit", str(args.faces),
-                         "--crop-size", str(args.size), "--margin", str(args.margin),
-                         "--no-progress", "--overwrite", *shlex.split(args.build_args)]
-            build_small = [*build_cmd[:build_cmd.index("--limit") + 1], str(args.small),
-                           *build_cmd[build_cmd.index("--limit") + 2:]]
-            build_small[build_small.index("--out") + 1] = str(tmp / f"{layout}.small.h5")
+            build_cmd = build_command(roots_file, database, args.faces, tmp / f"{layout}.h5", args)
+            build_small = build_command(roots_file, database, args.small,
+                                        tmp / f"{layout}.small.h5", args)
             timed(bare_cmd)  # page cache and imports warm for both sides
             runs = []
             for _ in range(args.repeats):
