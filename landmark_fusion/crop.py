@@ -155,6 +155,24 @@ def reduced_box(x0: float, y0: float, side: float, reduction: int) -> tuple[floa
     return (x0 + 0.5) / r - 0.5, (y0 + 0.5) / r - 0.5, side / r
 
 
+def resample_box(image: np.ndarray, x0: float, y0: float, side: float, size: int = DEFAULT_SIZE,
+                 reduction: int = 1, out: np.ndarray | None = None) -> np.ndarray:
+    """The pixels of :func:`crop_box_image` alone: the box ``(x0, y0, side)`` (full-image pixels)
+    of ``image`` (decoded at ``1/reduction``) resampled to ``size x size``, written into ``out``
+    (a C-contiguous array of that shape and the image's dtype) where one is given."""
+    import cv2
+
+    prepared = _prepare_source(image, *reduced_box(x0, y0, side, reduction), size)
+    if prepared is None:
+        if out is None:
+            return np.zeros((size, size, *image.shape[2:]), image.dtype)
+        out[...] = 0
+        return out
+    source, to_crop = prepared
+    return cv2.warpAffine(source, to_crop, (size, size), dst=out, flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+
+
 def crop_box_image(image: np.ndarray, x0: float, y0: float, side: float,
                    size: int = DEFAULT_SIZE, reduction: int = 1) -> Crop:
     """Resample the square box ``(x0, y0, side)`` of ``image`` to a ``size``-px crop.
@@ -163,19 +181,10 @@ def crop_box_image(image: np.ndarray, x0: float, y0: float, side: float,
     the returned maps are in the full image's pixels. Works on any channel order (the pixels are
     only resampled).
     """
-    import cv2
-
     s = size / side
     matrix = box_transform(x0, y0, side, size)
     inverse = np.array([[1.0 / s, 0.0, x0 + 0.5 / s], [0.0, 1.0 / s, y0 + 0.5 / s]])
-    prepared = _prepare_source(image, *reduced_box(x0, y0, side, reduction), size)
-    if prepared is None:
-        pixels = np.zeros((size, size, *image.shape[2:]), image.dtype)
-        return Crop(pixels, matrix, inverse, s)
-    source, to_crop = prepared
-    pixels = cv2.warpAffine(source, to_crop, (size, size), flags=cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
-    return Crop(pixels, matrix, inverse, s)
+    return Crop(resample_box(image, x0, y0, side, size, reduction), matrix, inverse, s)
 
 
 def crop_face(image: np.ndarray, points: np.ndarray, visible: np.ndarray,

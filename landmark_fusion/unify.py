@@ -50,3 +50,18 @@ def unify(points: np.ndarray, visible: np.ndarray, scheme: str, landmark_names: 
     """:func:`unify_points` with the mapping of the named scheme (cached per process)."""
     names = tuple(landmark_names)
     return unify_points(points, visible, _cached_mapping(scheme, names), len(names))
+
+
+def unify_many(points: np.ndarray, visible: np.ndarray, scheme: str, landmark_names: Sequence[str]
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`unify` for many faces of one scheme: (n, K, 2) points and (n, K) visibility give
+    (n, L, 2) float64 targets (0 where masked) and an (n, L) mask, row for row the same values."""
+    names = tuple(landmark_names)
+    native, canonical = _cached_mapping(scheme, names)
+    n = len(points)
+    targets = np.zeros((n, len(names), 2), dtype=np.float64)
+    mask = np.zeros((n, len(names)), dtype=bool)
+    keep = np.asarray(visible, dtype=bool)[:, native]
+    targets[:, canonical] = np.where(keep[..., None], points[:, native], 0.0)
+    mask[:, canonical] = keep
+    return targets, mask

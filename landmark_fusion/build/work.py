@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import signal
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -24,16 +25,15 @@ import numpy as np
 
 from .. import unify as unify_module
 from ..correspondence import install_loaded, load_scheme
-from ..crop import box_around, crop_box_image, extent_norm_size, reduction_for
+from ..crop import box_around, reduction_for, resample_box
 from ..imageio import decode_image
 from ..lifetime import end_with
 from ..paths import use_correspondences
 from ..roots import Root
-from ..shards import stack_samples
-from ..shards.schema import Sample
+from ..shards.schema import empty_batch
 from ..sources import SOURCES, get_source
-from ..sources.base import RawFace, Rejected, SourceError, check_points, check_within_image
-from ..unify import unify
+from ..sources.base import RawFace, Rejected, SourceError, check_points, check_within_image, usable_extents
+from ..unify import unify_many
 from .allocator import reuse_large_buffers
 from .context import WorkerContext
 from .crop_ring import CropRing
@@ -111,6 +111,69 @@ def scheme_size(scheme: str) -> int:
 Extent = tuple[float, float, float, float]
 
 
+def read_item(name: str, item: Any) -> list[RawFace | Rejected]:
+    """The records of one work item; a reader that fails rejects the item, never the build."""
+    try:
+        return list(_reader(name).read(item))
+    except SourceError as error:
+        return [Rejected(name, item_label(item), error.reason, error.detail)]
+    except Exception as error:  # noqa: BLE001 - a reader bug rejects the item, not the build
+        return [internal_error(name, item_label(item), error)]
+
+
+@dataclass
+class FaceTable:
+    """The faces of a chunk as arrays, one group per scheme: what the checks, the unification and
+    the landmarks' move into the crops do for all faces at once.
+
+    ``extents[i]`` is face ``i``'s checked extent or the error its points gave; ``targets[i]`` and
+    ``masks[i]`` (group arrays and a row) its unified points in the image's frame."""
+
+    faces: list[RawFace]
+    extents: list[Extent | Exception]
+    groups: list[tuple[np.ndarray, np.ndarray]]       # per scheme: (n, L, 2) targets, (n, L) mask
+    where: list[tuple[int, int]]                      # per face: (group, row), (-1, -1) if none
+
+    def has_canonical(self, index: int) -> bool:
+        group, row = self.where[index]
+        return group >= 0 and bool(self.groups[group][1][row].any())
+
+
+def face_table(faces: list[RawFace], landmark_names: tuple[str, ...]) -> FaceTable:
+    """Check and unify every face of a chunk (see :class:`FaceTable`).
+
+    Faces of one scheme whose arrays have the scheme's shape are checked together
+    (:func:`~..sources.base.usable_extents`); any face that fails there, or has arrays of another
+    shape, is checked alone by :func:`~..sources.base.check_points`, which names the problem."""
+    extents: list[Extent | Exception | None] = [None] * len(faces)
+    where = [(-1, -1)] * len(faces)
+    by_scheme: dict[str, list[int]] = {}
+    for index, face in enumerate(faces):
+        by_scheme.setdefault(face.scheme, []).append(index)
+    groups: list[tuple[np.ndarray, np.ndarray]] = []
+    for scheme, indices in by_scheme.items():
+        expected = scheme_size(scheme)
+        stacked = [i for i in indices if np.shape(faces[i].points) == (expected, 2)
+                   and np.shape(faces[i].visible) == (expected,)]
+        if stacked:
+            points = np.array([faces[i].points for i in stacked], dtype=np.float64)
+            visible = np.array([faces[i].visible for i in stacked], dtype=bool)
+            boxes, usable = usable_extents(points, visible)
+            for row, (index, extent, ok) in enumerate(
+                    zip(stacked, boxes.tolist(), usable.tolist(), strict=True)):
+                where[index] = (len(groups), row)
+                if ok:
+                    extents[index] = tuple(extent)
+            groups.append(unify_many(points, visible, scheme, landmark_names))
+        for index in indices:
+            if extents[index] is None:
+                try:
+                    extents[index] = face_extent(faces[index])
+                except Exception as error:  # noqa: BLE001 - named per face by process_chunk
+                    extents[index] = error
+    return FaceTable(faces, extents, groups, where)  # type: ignore[arg-type]
+
+
 def face_extent(face: RawFace) -> Extent:
     """The checked extent of a face's visible points (:func:`~..sources.base.check_points`; the
     image's size is checked once it is decoded)."""
@@ -119,143 +182,143 @@ def face_extent(face: RawFace) -> Extent:
                         face.image_path)
 
 
-def make_sample(face: RawFace, image: np.ndarray, context: WorkerContext, bgr: bool = False,
-                reduction: int = 1, full_size: tuple[int, int] | None = None,
-                extent: Extent | None = None) -> Sample:
-    """Crop and unify one face of a decoded image into a shard row.
-
-    ``bgr``: the image is in OpenCV's BGR order; only the crop is converted to RGB.
-    ``reduction``: the image was decoded at ``1/reduction`` of its ``full_size`` (width, height),
-    the frame the face's points are in. ``extent``: the face's :func:`face_extent`, where it was
-    computed already (it is checked against the image's size here).
-    """
-    import cv2
-
-    settings = context.settings
-    if full_size is None:
-        full_size = (image.shape[1], image.shape[0])
-    points = np.asarray(face.points, dtype=np.float64)
-    visible = np.asarray(face.visible, dtype=bool)
-    if extent is None:
-        extent = check_points(points, visible, scheme_size(face.scheme), face.image_path,
-                              image_size=full_size)
-    else:
-        check_within_image(extent, full_size, face.image_path)
-    crop = crop_box_image(image, *box_around(extent, settings.margin), settings.crop_size,
-                          reduction=reduction)
-    in_crop = points * crop.scale + crop.image_to_crop[:, 2]  # the crop map is a pure scale + shift
-    targets, mask = unify(in_crop, visible, face.scheme, context.landmark_names)
-    if not mask.any():
-        raise SourceError(NO_CANONICAL_POINTS,
-                          f"{face.image_path}: no visible point of scheme {face.scheme} has a "
-                          f"canonical name")
-    return Sample(
-        image=cv2.cvtColor(crop.image, cv2.COLOR_BGR2RGB) if bgr else crop.image,
-        landmarks=targets,
-        mask=mask,
-        source=context.source_codes[face.source],
-        scheme=context.scheme_codes[face.scheme],
-        split=face.split,
-        sample_id=face.sample_id,
-        crop_to_image=crop.crop_to_image.astype(np.float32),
-        norm_size=crop.scale * extent_norm_size(extent),
-        yaw=float(face.yaw) if face.yaw is not None else math.nan,
-    )
-
-
-def face_extents(records: list[RawFace | Rejected]) -> list[Extent | Exception | None]:
-    """Per record, its face's :func:`face_extent`, or the error its points gave (None for a
-    :class:`Rejected` record)."""
-    extents: list[Extent | Exception | None] = []
-    for record in records:
-        if not isinstance(record, RawFace):
-            extents.append(None)
-            continue
-        try:
-            extents.append(face_extent(record))
-        except Exception as error:  # noqa: BLE001 - named per face by process_item
-            extents.append(error)
-    return extents
-
-
-def image_reductions(records: list[RawFace | Rejected], extents: list[Extent | Exception | None],
+def image_reductions(faces: list[RawFace], extents: list[Extent | Exception],
                      settings: BuildSettings) -> dict[Path, int]:
     """Per image, the decode reduction all its usable faces allow (the smallest of theirs); 1 for
     every image when ``settings.reduced_decode`` is off."""
     reductions: dict[Path, int] = {}
-    for record, extent in zip(records, extents, strict=True):
-        if isinstance(record, RawFace):
-            wanted = 1
-            if settings.reduced_decode and isinstance(extent, tuple):
-                side = box_around(extent, settings.margin)[2]
-                wanted = reduction_for(side, settings.crop_size) if math.isfinite(side) else 1
-            reductions[record.image_path] = min(wanted, reductions.get(record.image_path, wanted))
+    for face, extent in zip(faces, extents, strict=True):
+        wanted = 1
+        if settings.reduced_decode and isinstance(extent, tuple):
+            side = box_around(extent, settings.margin)[2]
+            wanted = reduction_for(side, settings.crop_size) if math.isfinite(side) else 1
+        reductions[face.image_path] = min(wanted, reductions.get(face.image_path, wanted))
     return reductions
 
 
-def process_item(name: str, item: Any, context: WorkerContext) -> list[Sample | Rejected]:
-    """Read one work item and turn each of its faces into a row or a rejection.
+def crop_face(image: np.ndarray, box: tuple[float, float, float], settings: BuildSettings,
+              reduction: int, scratch: np.ndarray, out: np.ndarray) -> None:
+    """One face's crop of a decoded BGR image, written into ``out`` in RGB order (``scratch``: a
+    crop-sized array the BGR pixels are resampled into first)."""
+    import cv2
 
-    The points of every face are checked first; each image is then decoded once for all its
-    faces, at the reduction they all allow."""
-    try:
-        records = list(_reader(name).read(item))
-    except SourceError as error:
-        return [Rejected(name, item_label(item), error.reason, error.detail)]
-    except Exception as error:  # noqa: BLE001 - a reader bug rejects the item, not the build
-        return [internal_error(name, item_label(item), error)]
-    settings = context.settings
-    extents = face_extents(records)
-    reductions = image_reductions(records, extents, settings)
-    images: dict[Path, tuple[np.ndarray, int, tuple[int, int]] | SourceError] = {}
-    out: list[Sample | Rejected] = []
-    for record, extent in zip(records, extents, strict=True):
-        if isinstance(record, Rejected):
-            out.append(record)
+    resample_box(image, *box, settings.crop_size, reduction, out=scratch)
+    cv2.cvtColor(scratch, cv2.COLOR_BGR2RGB, dst=out)
+
+
+@dataclass
+class KeptFaces:
+    """Which faces of a chunk became rows, with their crop boxes, in row order."""
+
+    index: list[int] = field(default_factory=list)    # into the chunk's faces
+    boxes: list[tuple[float, float, float]] = field(default_factory=list)  # (x0, y0, side)
+
+
+def chunk_rows(table: FaceTable, kept: KeptFaces, images: np.ndarray, context: WorkerContext
+               ) -> dict[str, np.ndarray]:
+    """The column batch of the kept faces (see :func:`~..shards.schema.stack_samples`): their
+    landmarks moved into the crops, the maps back to the images and the normalising sizes, for
+    all rows at once (the crop map is a pure scale + shift, :func:`~..crop.box_transform`)."""
+    n = len(kept.index)
+    size = context.settings.crop_size
+    batch = empty_batch(n, size, len(context.landmark_names), with_images=False)
+    batch["images"] = images
+    boxes = np.array(kept.boxes, dtype=np.float64).reshape(n, 3)
+    x0, y0, side = boxes[:, 0], boxes[:, 1], boxes[:, 2]
+    scale = size / side
+    shift = np.stack([-scale * x0 - 0.5, -scale * y0 - 0.5], axis=1)
+    for group, (targets, masks) in enumerate(table.groups):
+        rows = [r for r, i in enumerate(kept.index) if table.where[i][0] == group]
+        if not rows:
             continue
-        try:
-            if isinstance(extent, Exception):
-                raise extent
-            decoded = images.get(record.image_path)
-            if decoded is None:
-                try:
-                    decoded = decode_image(record.image_path, settings.max_pixels,
-                                           reductions[record.image_path])
-                except SourceError as error:
-                    decoded = error
-                images[record.image_path] = decoded
-            if isinstance(decoded, SourceError):
-                raise decoded
-            image, reduction, full_size = decoded
-            out.append(make_sample(record, image, context, bgr=True, reduction=reduction,
-                                   full_size=full_size, extent=extent))
-        except SourceError as error:
-            out.append(Rejected(record.source, record.sample_id, error.reason, error.detail))
-        except Exception as error:  # noqa: BLE001
-            out.append(internal_error(record.source, record.sample_id, error))
-    return out
+        members = [table.where[kept.index[r]][1] for r in rows]
+        mask = masks[members]
+        moved = targets[members] * scale[rows, None, None] + shift[rows, None, :]
+        batch["landmarks"][rows] = np.where(mask[..., None], moved, 0.0)
+        batch["mask"][rows] = mask
+    extents = np.array([table.extents[i] for i in kept.index], dtype=np.float64).reshape(n, 4)
+    width = np.maximum(extents[:, 2] - extents[:, 0], 0.0)
+    height = np.maximum(extents[:, 3] - extents[:, 1], 0.0)
+    batch["norm_size"][:] = scale * np.sqrt(width * height)
+    inverse = batch["crop_to_image"]
+    inverse[:, 0, 0] = inverse[:, 1, 1] = 1.0 / scale
+    inverse[:, 0, 2], inverse[:, 1, 2] = x0 + 0.5 / scale, y0 + 0.5 / scale
+    faces = [table.faces[i] for i in kept.index]
+    batch["source"][:] = [context.source_codes[face.source] for face in faces]
+    batch["scheme"][:] = [context.scheme_codes[face.scheme] for face in faces]
+    batch["yaw"][:] = [float(face.yaw) if face.yaw is not None else math.nan for face in faces]
+    batch["split"][:] = [face.split for face in faces]
+    batch["sample_id"][:] = [face.sample_id for face in faces]
+    return batch
 
 
 def process_chunk(tasks: list[tuple[str, Any]], slot: int | None = None) -> ChunkResult:
     """Worker entry point: the results of a few items, in order, the rows stacked into columns.
 
-    Given a ring ``slot`` (and room in it), the crops are written there and left out of ``rows``.
+    The points of every face of the chunk are checked and unified first, all at once; each image
+    is then decoded once for all its faces, at the reduction they all allow, and each face cropped
+    straight into the chunk's image array. Given a ring ``slot`` (and room in it), that array is
+    the slot and the crops are left out of ``rows``.
     """
     context = _context()
+    settings = context.settings
+    records = [read_item(name, item) for name, item in tasks]
+    faces = [record for item in records for record in item if isinstance(record, RawFace)]
+    table = face_table(faces, context.landmark_names)
+    reductions = image_reductions(faces, table.extents, settings)
+    size = settings.crop_size
+    ring = slot is not None and _RING is not None and len(faces) <= _RING.spec.rows
+    images = (_RING.slot(slot)[:len(faces)] if ring and _RING is not None and slot is not None
+              else np.empty((len(faces), size, size, 3), dtype=np.uint8))
+    scratch = np.empty((size, size, 3), dtype=np.uint8)
+    kept_faces = KeptFaces()
     rejected: list[list[Rejected]] = []
     kept: list[int] = []
-    samples: list[Sample] = []
-    for name, item in tasks:
-        results = process_item(name, item, context)
-        rows = [r for r in results if not isinstance(r, Rejected)]
-        rejected.append([r for r in results if isinstance(r, Rejected)])
-        kept.append(len(rows))
-        samples.extend(rows)
-    if not samples:
+    index = 0
+    for item in records:
+        before = len(kept_faces.index)
+        rejections: list[Rejected] = []
+        decoded: dict[Path, tuple[np.ndarray, int, tuple[int, int]] | SourceError] = {}
+        for face in item:
+            if isinstance(face, Rejected):
+                rejections.append(face)
+                continue
+            extent = table.extents[index]
+            try:
+                if isinstance(extent, Exception):
+                    raise extent
+                image = decoded.get(face.image_path)
+                if image is None:
+                    try:
+                        image = decode_image(face.image_path, settings.max_pixels,
+                                             reductions[face.image_path])
+                    except SourceError as error:
+                        image = error
+                    decoded[face.image_path] = image
+                if isinstance(image, SourceError):
+                    raise image
+                pixels, reduction, full_size = image
+                check_within_image(extent, full_size, face.image_path)
+                if not table.has_canonical(index):
+                    raise SourceError(NO_CANONICAL_POINTS,
+                                      f"{face.image_path}: no visible point of scheme "
+                                      f"{face.scheme} has a canonical name")
+                box = box_around(extent, settings.margin)
+                crop_face(pixels, box, settings, reduction, scratch,
+                          images[len(kept_faces.index)])
+                kept_faces.index.append(index)
+                kept_faces.boxes.append(box)
+            except SourceError as error:
+                rejections.append(Rejected(face.source, face.sample_id, error.reason, error.detail))
+            except Exception as error:  # noqa: BLE001
+                rejections.append(internal_error(face.source, face.sample_id, error))
+            index += 1
+        rejected.append(rejections)
+        kept.append(len(kept_faces.index) - before)
+    if not kept_faces.index:
         return ChunkResult(rejected, kept, None)
-    size, count = context.settings.crop_size, len(context.landmark_names)
-    if slot is not None and _RING is not None and len(samples) <= _RING.spec.rows:
-        batch = stack_samples(samples, size, count, images=_RING.slot(slot)[:len(samples)])
-        del batch["images"]
-        return ChunkResult(rejected, kept, batch, image_slot=slot)
-    return ChunkResult(rejected, kept, stack_samples(samples, size, count))
+    rows = chunk_rows(table, kept_faces, images[:len(kept_faces.index)], context)
+    if ring:
+        del rows["images"]
+        return ChunkResult(rejected, kept, rows, image_slot=slot)
+    return ChunkResult(rejected, kept, rows)

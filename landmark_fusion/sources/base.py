@@ -182,6 +182,23 @@ def check_points(points: np.ndarray, visible: np.ndarray, expected: int, path: P
     return extent
 
 
+def usable_extents(points: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`check_points` for many faces of one scheme at once: ``(extents, usable)``.
+
+    ``points`` is (n, K, 2), ``visible`` (n, K). Row ``i`` of the (n, 4) ``extents`` is face
+    ``i``'s ``(x_min, y_min, x_max, y_max)`` where ``usable[i]``: some point visible, every visible
+    one finite, a box at least :data:`MIN_BOX_SIDE` wide and high -- exactly the faces
+    :func:`check_points` accepts (without an image size), with the same extent. The other faces
+    are for :func:`check_points` to name.
+    """
+    mask = visible[..., None]
+    low = np.where(mask, points, np.inf).min(axis=1)  # NaN carries through min and max
+    high = np.where(mask, points, -np.inf).max(axis=1)
+    extents = np.concatenate([low, high], axis=1)
+    usable = np.isfinite(extents).all(axis=1) & ((high - low) >= MIN_BOX_SIDE).all(axis=1)
+    return extents, usable
+
+
 def check_within_image(extent: tuple[float, float, float, float], image_size: tuple[int, int],
                        path: Path | str) -> None:
     """Refuse points (their extent, from :func:`check_points`) far outside a ``(width, height)``

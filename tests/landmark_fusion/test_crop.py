@@ -14,6 +14,7 @@ from landmark_fusion.crop import (
     crop_face,
     invert_affine,
     norm_size,
+    resample_box,
     square_box,
 )
 
@@ -120,3 +121,13 @@ def test_reduction_never_upsamples():
     assert [reduction_for(side, 160) for side in (159, 320, 639, 640, 1280, 5000)] == [1, 2, 2, 4, 8, 8]
     assert reduced_box(10.1, 20.3, 100.0, 1) == (10.1, 20.3, 100.0)
     assert reduced_box(1.5, 3.5, 100.0, 2) == (0.5, 1.5, 50.0)
+
+
+def test_resample_box_into_an_array_is_the_crop():
+    rng = np.random.default_rng(2)
+    image = rng.integers(0, 255, (90, 120, 3), dtype=np.uint8)
+    out = np.full((32, 32, 3), 7, np.uint8)
+    for box in [(10.3, 5.7, 60.0), (-40.0, -30.0, 100.0), (500.0, 500.0, 10.0)]:
+        expected = crop_box_image(image, *box, size=32).image
+        assert resample_box(image, *box, 32, out=out) is out
+        np.testing.assert_array_equal(out, expected)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from landmark_fusion.unify import scheme_mapping, unify, unify_points
+from landmark_fusion.unify import scheme_mapping, unify, unify_many, unify_points
 
 
 def test_mapping_keeps_named_indices_only():
@@ -41,3 +41,19 @@ def test_real_ibug68_scheme_matches_its_yaml():
         np.testing.assert_array_equal(targets[row], points[index])
     for index in set(range(68)) - set(scheme.kept_indices):
         assert scheme.index_to_name[index] is None
+
+
+def test_unify_many_is_unify_row_for_row():
+    from landmark_fusion.correspondence import canonical_landmarks
+
+    names = canonical_landmarks()
+    rng = np.random.default_rng(1)
+    points = rng.uniform(0, 450, (6, 68, 2))
+    visible = rng.random((6, 68)) > 0.2
+    points[2, 30] = np.nan  # masked where invisible, kept where visible
+    visible[2, 30] = False
+    targets, mask = unify_many(points, visible, "ibug68_fixed", names)
+    for i in range(6):
+        one_targets, one_mask = unify(points[i], visible[i], "ibug68_fixed", names)
+        np.testing.assert_array_equal(mask[i], one_mask)
+        np.testing.assert_array_equal(targets[i].astype(np.float32), one_targets)

@@ -176,14 +176,15 @@ def test_nothing_usable_fails_without_output(tmp_path, monkeypatch):
 
 
 def test_worker_exception_becomes_internal_error(tmp_path, samples_dir, monkeypatch):
-    original = work.make_sample
+    original = work.crop_face
+    faces = iter(range(100))
 
-    def flaky(face, image, context, **options):
-        if face.sample_id.endswith("0002.png"):
+    def flaky(*args, **kwargs):
+        if next(faces) == 1:  # the second face of the three, in reading order
             raise ZeroDivisionError("planted")
-        return original(face, image, context, **options)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(work, "make_sample", flaky)
+    monkeypatch.setattr(work, "crop_face", flaky)
     report = build_shards([Root("300w", samples_dir / "300W")], tmp_path / "x.h5",
                           BuildSettings(workers=0, progress=False))
     assert report.kept["300w"] == 2

@@ -1,5 +1,6 @@
-"""The per-item work of a build: the points are checked before the image is decoded, each image is
-decoded once for all its faces, every face gets a row or a named rejection."""
+"""The per-chunk work of a build: the points are checked before the image is decoded, each image is
+decoded once for all its faces, every face gets a row or a named rejection, and the rows made for
+all faces at once are those of the one-face crop and unification."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -10,12 +11,14 @@ import pytest
 
 from landmark_fusion.build import BuildSettings, work
 from landmark_fusion.build.context import WorkerContext
+from landmark_fusion.build.results import ChunkResult
 from landmark_fusion.build.run import scheme_names
 from landmark_fusion.correspondence import canonical_landmarks
+from landmark_fusion.crop import box_around, crop_box_image, extent_norm_size
 from landmark_fusion.roots import Root
-from landmark_fusion.shards.schema import Sample
 from landmark_fusion.sources import SOURCES, get_source
-from landmark_fusion.sources.base import RawFace, Rejected
+from landmark_fusion.sources.base import RawFace, Rejected, check_points
+from landmark_fusion.unify import unify
 
 
 class ListedFaces:
@@ -51,8 +54,9 @@ def context(samples_dir: Path):
     work.init_worker(ctx)  # forget the replaced reader
 
 
-def _run(records: list[RawFace | Rejected], ctx: WorkerContext, monkeypatch) -> tuple[list, list[Path]]:
-    """``process_item`` over one item holding ``records``; also the images it decoded."""
+def _run(records: list[RawFace | Rejected], ctx: WorkerContext, monkeypatch
+         ) -> tuple[ChunkResult, list[Path]]:
+    """``process_chunk`` over one item holding ``records``; also the images it decoded."""
     decoded: list[Path] = []
     original = work.decode_image
 
@@ -62,17 +66,22 @@ def _run(records: list[RawFace | Rejected], ctx: WorkerContext, monkeypatch) -> 
 
     monkeypatch.setattr(work, "decode_image", counting)
     work._READERS["300w"] = ListedFaces(records)
-    return work.process_item("300w", "item", ctx), decoded
+    return work.process_chunk([("300w", "item")]), decoded
+
+
+def _reasons(result: ChunkResult) -> list[tuple[str, str]]:
+    return [(row.reason, row.sample_id) for row in result.rejected[0]]
 
 
 def test_faces_of_one_image_share_one_decode(real_face, context, monkeypatch):
     second = replace(real_face, sample_id=real_face.sample_id + "#1", points=real_face.points + 3.0)
-    out, decoded = _run([real_face, second], context, monkeypatch)
-    assert [type(row) for row in out] == [Sample, Sample]
+    result, decoded = _run([real_face, second], context, monkeypatch)
+    assert result.kept == [2] and result.rows is not None
     assert decoded == [real_face.image_path]
     # each face its own crop of the one decode: the box moved with the points, not the points in it
-    np.testing.assert_allclose(out[1].crop_to_image[:, 2] - out[0].crop_to_image[:, 2], 3.0, atol=1e-4)
-    np.testing.assert_allclose(out[1].landmarks, out[0].landmarks, atol=1e-4)
+    crop_to_image, landmarks = result.rows["crop_to_image"], result.rows["landmarks"]
+    np.testing.assert_allclose(crop_to_image[1, :, 2] - crop_to_image[0, :, 2], 3.0, atol=1e-4)
+    np.testing.assert_allclose(landmarks[1], landmarks[0], atol=1e-4)
 
 
 def test_bad_points_are_named_before_any_decode(real_face, context, monkeypatch, tmp_path):
@@ -81,15 +90,62 @@ def test_bad_points_are_named_before_any_decode(real_face, context, monkeypatch,
     points = real_face.points.copy()
     points[5] = np.nan
     broken = replace(real_face, points=points, image_path=tmp_path / "absent.png")
-    out, decoded = _run([broken], context, monkeypatch)
-    assert [(row.reason, row.sample_id) for row in out] == [("bad_coordinates", real_face.sample_id)]
-    assert decoded == []
+    result, decoded = _run([broken], context, monkeypatch)
+    assert _reasons(result) == [("bad_coordinates", real_face.sample_id)]
+    assert result.kept == [0] and result.rows is None and decoded == []
 
 
 def test_points_far_outside_the_decoded_image_are_rejected(real_face, context, monkeypatch):
     """The image's own size is checked once it is decoded; the good face beside it is kept."""
     far = replace(real_face, sample_id=real_face.sample_id + "#1", points=real_face.points * 40.0)
-    out, decoded = _run([far, real_face], context, monkeypatch)
-    assert isinstance(out[0], Rejected) and out[0].reason == "bad_coordinates"
-    assert "far outside" in out[0].detail and isinstance(out[1], Sample)
+    result, decoded = _run([far, real_face], context, monkeypatch)
+    assert _reasons(result) == [("bad_coordinates", far.sample_id)]
+    assert "far outside" in result.rejected[0][0].detail and result.kept == [1]
+    assert result.rows is not None and list(result.rows["sample_id"]) == [real_face.sample_id]
     assert decoded == [real_face.image_path]
+
+
+def test_rejections_keep_the_items_order(real_face, context, monkeypatch):
+    """The reader's own rejections and the build's stay in reading order; a face with the wrong
+    number of points is named beside faces checked together."""
+    short = replace(real_face, sample_id="short", points=real_face.points[:60],
+                    visible=real_face.visible[:60])
+    hidden = replace(real_face, sample_id="hidden", visible=np.zeros_like(real_face.visible))
+    records = [Rejected("300w", "first", "corrupt_annotation", "planted"), short, real_face,
+               hidden, Rejected("300w", "last", "missing_image", "planted")]
+    result, _ = _run(records, context, monkeypatch)
+    assert _reasons(result) == [("corrupt_annotation", "first"), ("wrong_point_count", "short"),
+                                ("no_visible_points", "hidden"), ("missing_image", "last")]
+    assert result.kept == [1]
+
+
+def test_rows_are_the_one_face_crop_and_unification(real_face, context, monkeypatch):
+    """The rows made for all faces at once hold, bit for bit, what cropping and unifying each face
+    alone gives: pixels (RGB), landmarks, mask, maps, normalising size, codes and names."""
+    import cv2
+
+    rng = np.random.default_rng(4)
+    faces = [real_face]
+    for k in range(1, 4):
+        visible = real_face.visible & (rng.random(len(real_face.visible)) > 0.3)
+        faces.append(replace(real_face, sample_id=f"{real_face.sample_id}#{k}", visible=visible,
+                             points=real_face.points * (1.0 + 0.1 * k) - 7.5 * k, yaw=5.0 * k))
+    result, _ = _run(faces, context, monkeypatch)
+    assert result.kept == [4] and result.rows is not None
+    rows = result.rows
+    image = cv2.imread(str(real_face.image_path), cv2.IMREAD_COLOR)
+    settings = context.settings
+    for i, face in enumerate(faces):
+        extent = check_points(face.points, face.visible, len(face.points), face.image_path)
+        crop = crop_box_image(image, *box_around(extent, settings.margin), settings.crop_size)
+        targets, mask = unify(face.points * crop.scale + crop.image_to_crop[:, 2], face.visible,
+                              face.scheme, context.landmark_names)
+        np.testing.assert_array_equal(rows["images"][i], cv2.cvtColor(crop.image, cv2.COLOR_BGR2RGB))
+        np.testing.assert_array_equal(rows["landmarks"][i], targets)
+        np.testing.assert_array_equal(rows["mask"][i], mask)
+        np.testing.assert_array_equal(rows["crop_to_image"][i], crop.crop_to_image.astype(np.float32))
+        assert rows["norm_size"][i] == np.float32(crop.scale * extent_norm_size(extent))
+        assert rows["sample_id"][i] == face.sample_id and rows["split"][i] == face.split
+        assert rows["source"][i] == context.source_codes["300w"]
+        assert rows["scheme"][i] == context.scheme_codes[face.scheme]
+        assert rows["yaw"][i] == np.float32(face.yaw) or (np.isnan(face.yaw) and np.isnan(rows["yaw"][i]))

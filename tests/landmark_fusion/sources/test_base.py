@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from landmark_fusion.sources.base import SourceError, check_points, safe_join
+from landmark_fusion.sources.base import SourceError, check_points, safe_join, usable_extents
 
 
 @pytest.fixture()
@@ -113,6 +113,36 @@ def test_degenerate_boxes_are_rejected(points):
 
 def test_a_one_pixel_box_is_kept():
     check_points(np.array([[10.0, 20.0], [11.0, 21.0]]), np.ones(2, bool), 2, "f.pts")
+
+
+def test_usable_extents_accept_and_measure_what_check_points_does():
+    """Face for face, the batched check keeps exactly the faces check_points keeps, with the same
+    extent: NaN or infinity on a visible point, none visible, one visible, thin boxes, and NaN on
+    an invisible point (not looked at)."""
+    rng = np.random.default_rng(3)
+    points = rng.uniform(0, 100, (40, 5, 2))
+    visible = rng.random((40, 5)) > 0.3
+    points[1, 2] = np.nan
+    visible[1, 2] = True
+    points[2, 0, 1] = np.inf
+    visible[2, 0] = True
+    points[3, 4] = np.nan
+    visible[3, 4] = False
+    visible[4] = False
+    visible[5] = [True, False, False, False, False]
+    points[6, :, 0] = 7.0  # zero width
+    visible[6] = True
+    points[7, :, 1] = np.linspace(3.0, 4.0, 5)  # exactly one pixel high: kept
+    visible[7] = True
+    extents, usable = usable_extents(points, visible)
+    for i in range(len(points)):
+        try:
+            expected = check_points(points[i], visible[i], 5, "f.pts")
+        except SourceError:
+            assert not usable[i], i
+        else:
+            assert usable[i], i
+            assert tuple(extents[i].tolist()) == expected
 
 
 def _fixture_roots(samples_dir, tmp_path) -> dict[str, list]:
