@@ -11,6 +11,19 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_cache(tmp_path_factory: pytest.TempPathFactory):
+    """The tests' checked-correspondence cache (``checked_cache``) lives in a temporary folder,
+    not the user's ``~/.cache``; the commands the tests start inherit it."""
+    previous = os.environ.get("LANDMARK_FUSION_CACHE")
+    os.environ["LANDMARK_FUSION_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if previous is None:
+        os.environ.pop("LANDMARK_FUSION_CACHE", None)
+    else:
+        os.environ["LANDMARK_FUSION_CACHE"] = previous
 SHARED = REPO.parent / "shared"
 
 

@@ -44,7 +44,7 @@ def start_method_context(preload: Sequence[str]) -> multiprocessing.context.Base
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(list(dict.fromkeys(preload)))
+    context.set_forkserver_preload(list(dict.fromkeys(["__main__", *preload])))
     return context
 
 

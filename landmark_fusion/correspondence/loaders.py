@@ -3,8 +3,9 @@
 :func:`load_vocabulary` and :func:`load_scheme` validate a file the first time a process asks for it
 and keep the result, keyed by the resolved file path and its stamp (modification time and size):
 a build's workers that switch folders (:func:`landmark_fusion.paths.use_correspondences`) or a user
-who edits a file get the other data, never a stale copy. :func:`validate` is the uncached check of
-a whole folder, for ``fuse corr validate``.
+who edits a file get the other data, never a stale copy. A file whose exact bytes passed the checks
+in an earlier command is taken from :mod:`.checked_cache` without checking it again.
+:func:`validate` is the uncached check of a whole folder, for ``fuse corr validate``.
 
 A build validates its folder once, in the building process, and hands the result to its workers
 (:func:`loaded_folder`, :func:`install_loaded`): they use the very files the build started with,
@@ -18,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .checked_cache import cached_scheme, cached_vocabulary, store_scheme, store_vocabulary
 from .folder import SCHEMES_DIR, VOCABULARY_FILE, list_schemes, resolved_folder, scheme_path, vocabulary_path
 from .problems import CorrespondenceError, Problem
 from .scheme import Scheme
@@ -51,11 +53,15 @@ def load_vocabulary(corr_dir: str | os.PathLike | None = None) -> Vocabulary:
 
 @functools.lru_cache(maxsize=16)
 def _load_vocabulary_cached(path: str, stamp: tuple[int, int]) -> Vocabulary:
-    from .vocabulary_checks import check_vocabulary  # pydantic is imported on the first load only
+    stored, key = cached_vocabulary(path)
+    if stored is not None:
+        return stored
+    from .vocabulary_checks import check_vocabulary  # pydantic is imported on a first check only
 
     vocabulary, problems = check_vocabulary(path)
     if problems or vocabulary is None:
         raise CorrespondenceError(problems)
+    store_vocabulary(key, vocabulary)
     return vocabulary
 
 
@@ -77,11 +83,15 @@ def load_scheme(name: str, corr_dir: str | os.PathLike | None = None) -> Scheme:
 
 @functools.lru_cache(maxsize=64)
 def _load_scheme_cached(path: str, stamp: tuple[int, int], vocabulary: Vocabulary) -> Scheme:
+    stored, key = cached_scheme(path, vocabulary)
+    if stored is not None:
+        return stored
     from .scheme_checks import check_scheme
 
     scheme, problems = check_scheme(path, vocabulary)
     if problems or scheme is None:
         raise CorrespondenceError(problems)
+    store_scheme(key, scheme)
     return scheme
 
 
