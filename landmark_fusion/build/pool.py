@@ -40,7 +40,9 @@ RING_ROWS_PER_ITEM = 2
 def start_method_context(preload: Sequence[str]) -> multiprocessing.context.BaseContext:
     """The multiprocessing context of the build workers: ``forkserver`` (its server told to import
     ``preload``; the list takes effect only when the server is first started) where the platform
-    has it, else ``spawn``."""
+    has it, else ``spawn``. The server also imports the main module (as every spawned child would,
+    guarded by ``if __name__ == "__main__"``), once for all workers: for ``fuse`` that is the
+    command line's modules, which each worker otherwise imported again on its start."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
