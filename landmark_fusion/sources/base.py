@@ -132,6 +132,11 @@ class Source(Protocol):
 
 
 def safe_join(root: Path, relative: str | Path) -> Path:
+    """:func:`safe_join_text` as a :class:`~pathlib.Path`."""
+    return Path(safe_join_text(root, relative))
+
+
+def safe_join_text(root: Path | str, relative: str | Path) -> str:
     """Join a database-relative path to its root, refusing paths that leave the root.
 
     ``relative`` is a path named by the database itself (a walked file, a list entry, a name
@@ -139,7 +144,8 @@ def safe_join(root: Path, relative: str | Path) -> Path:
     The check is on the text alone (``..`` is folded lexically, so ``a/../b`` is ``b`` even when
     ``a`` is a link), and the links the user made inside the root -- file links, linked
     sub-folders, a linked root -- are followed wherever they point: they are the user's own
-    layout. The result is ``root / relative`` with ``.`` and ``..`` folded, not resolved.
+    layout. The result is ``root / relative`` with ``.`` and ``..`` folded, not resolved, as a
+    string (a reader that only opens a file and names it needs no Path object per face).
     """
     text = os.fspath(relative)
     if "\0" in text:
@@ -152,8 +158,8 @@ def safe_join(root: Path, relative: str | Path) -> Path:
     if folded == ".." or folded.startswith(".." + os.sep):
         raise SourceError("path_outside_root", f"{text} leaves the database root {root}")
     if folded == ".":
-        return Path(root)
-    return Path(os.path.join(os.fspath(root), folded))
+        return os.fspath(root)
+    return os.path.join(os.fspath(root), folded)
 
 
 def check_points(points: np.ndarray, visible: np.ndarray, expected: int, path: Path | str,

@@ -20,6 +20,7 @@ the array flags, the dimensions, the name and the real part.
 """
 from __future__ import annotations
 
+import math
 import struct
 import zlib
 from collections.abc import Iterable
@@ -78,33 +79,67 @@ def _numeric(body: bytes, order: str) -> tuple[str, np.ndarray]:
     if code is None or data + size > len(body):
         raise Unsupported(f"{name}: data type {kind}")
     dtype = np.dtype(order + code)
-    count = int(np.prod(dims)) if dims else 0
+    count = math.prod(dims) if dims else 0
     if size != count * dtype.itemsize:
         raise Unsupported(f"{name}: {size} bytes for {dims}")
     values = np.frombuffer(body, dtype, count, data).astype(dtype.newbyteorder("="))
     return name, values.reshape(dims, order="F")
 
 
+#: Per set of names asked for, the element positions where the last file that held them all had
+#: them: files written by one program share their variables' order (300W-LP's main ``.mat`` holds
+#: eight variables and the build asks for the last one), so only those elements are inflated.
+_POSITIONS: dict[frozenset[str], tuple[int, ...]] = {}
+
+
 def read_numeric(data: bytes, names: Iterable[str]) -> dict[str, np.ndarray] | None:
     """The variables ``names`` of a MATLAB 5 file's bytes that it holds (absent names left out), or
     None when the file is not one this reader handles (see the module docstring). The elements after
-    the last name found are not read."""
-    wanted = set(names)
+    the last name found are not read.
+
+    The positions of the variables in the last file that held them all are tried first: only the
+    elements there are inflated, and their names checked; a file where they are not all found there
+    is walked element by element."""
+    wanted = frozenset(names)
     if len(data) < 128 or not data.startswith(b"MATLAB 5.0") or data[124:126] not in (b"\x00\x01",
                                                                                          b"\x01\x00"):
         return None
     order = {b"IM": "<", b"MI": ">"}.get(data[126:128])
     if order is None:
         return None
-    result: dict[str, np.ndarray] = {}
-    pos, end = 128, len(data)
+    positions = _POSITIONS.get(wanted)
     try:
-        while pos < end:
-            if end - pos < 8:
-                return None
-            kind, size, start, following = _tag(data, pos, order)
-            if start + size > end:
-                return None
+        if positions is not None:
+            found = _walk(data, order, wanted, positions)
+            if found is not None and len(found[0]) == len(wanted):
+                return found[0]
+        walked = _walk(data, order, wanted, None)
+    except (Unsupported, struct.error, zlib.error, UnicodeDecodeError, ValueError):
+        return None
+    if walked is None:
+        return None
+    result, where = walked
+    if wanted and len(result) == len(wanted):
+        _POSITIONS[wanted] = where
+    return result
+
+
+def _walk(data: bytes, order: str, wanted: frozenset[str], positions: tuple[int, ...] | None
+          ) -> tuple[dict[str, np.ndarray], tuple[int, ...]] | None:
+    """``(the wanted variables found, their element positions)``, reading only the elements at
+    ``positions`` when given (None there if one holds another name), else every element up to the
+    last wanted one; None for a file this reader does not handle."""
+    result: dict[str, np.ndarray] = {}
+    where: list[int] = []
+    last = positions[-1] if positions else -1
+    pos, end, index = 128, len(data), 0
+    while pos < end:
+        if end - pos < 8:
+            return None
+        kind, size, start, following = _tag(data, pos, order)
+        if start + size > end:
+            return None
+        if positions is None or index in positions:
             if kind == MI_COMPRESSED:
                 inflater = zlib.decompressobj()
                 head = inflater.decompress(data[start:start + size], HEAD_BYTES)
@@ -118,20 +153,26 @@ def read_numeric(data: bytes, names: Iterable[str]) -> dict[str, np.ndarray] | N
                     if len(body) != inner_size:
                         return None
                     result[name] = _numeric(body, order)[1]
-                following = start + size  # compressed elements are not padded
+                    where.append(index)
             elif kind == MI_MATRIX:
                 body = data[start:start + size]
                 name = _matrix_name(body, order)[0]
                 if name in wanted:
                     result[name] = _numeric(body, order)[1]
+                    where.append(index)
             else:
                 return None
-            if len(result) == len(wanted):
+            if positions is not None and name not in wanted:
+                return None
+            if len(result) == len(wanted) or index == last:
                 break
-            pos = following
-    except (Unsupported, struct.error, zlib.error, UnicodeDecodeError, ValueError):
-        return None
-    return result
+        elif kind not in (MI_COMPRESSED, MI_MATRIX):
+            return None
+        if kind == MI_COMPRESSED:
+            following = start + size  # compressed elements are not padded
+        pos = following
+        index += 1
+    return result, tuple(where)
 
 
 __all__ = ["read_numeric"]

@@ -40,11 +40,11 @@ def load_mat(path: Path | str, required: Mapping[str, Shape],
     ``notes`` list, an optional key of the wrong type or shape is left out of the result and
     described in ``notes`` instead.
     """
-    path = Path(path)
     optional = dict(optional or {})
     names = list(required) + list(optional)
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as file:  # (no Path made per file: the name is only printed)
+            data = file.read()
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         raise SourceError("missing_annotation", f"{path}: file not found") from None
     except OSError as error:
@@ -75,7 +75,7 @@ def load_mat(path: Path | str, required: Mapping[str, Shape],
     return result
 
 
-def _scipy_load(data: bytes, path: Path, names: list[str]) -> dict:
+def _scipy_load(data: bytes, path: Path | str, names: list[str]) -> dict:
     """``scipy.io.loadmat`` of the file's bytes, its failures as :class:`SourceError`."""
     import scipy.io
 

@@ -48,7 +48,7 @@ import numpy as np
 
 from landmark_fusion.correspondence import load_scheme
 
-from .base import RawFace, Rejected, SourceError, check_points, image_size, safe_join
+from .base import RawFace, Rejected, SourceError, check_points, image_size, safe_join, safe_join_text
 from .layout import (
     ROOT_ID,
     guarded,
@@ -154,7 +154,7 @@ class W300LPSource:
     def _read(self, item: str) -> list[RawFace | Rejected]:
         # the item is a root-relative POSIX name (walk_files): plain string operations, no Path
         # objects per face beyond the files'
-        mat_path = safe_join(self.root, item)
+        mat_path = safe_join_text(self.root, item)
         folder = item.split("/", 1)[0]
         stem = os.path.splitext(item.rsplit("/", 1)[-1])[0]
         flipped = folder.endswith(FLIP_SUFFIX)
@@ -202,17 +202,17 @@ class W300LPSource:
         return [RawFace(self.name, image_name, image_path, scheme, points, visible,
                         hold_out_split(identity, self.val_fraction), yaw=yaw, extra=extra)]
 
-    def _load_pts3d(self, path: Path) -> np.ndarray:
+    def _load_pts3d(self, path: str) -> np.ndarray:
         points = load_mat(path, {"pts_3d": (NUM_POINTS, 2)})["pts_3d"].astype(np.float64)
         return points - self.landmarks_offset
 
-    def _landmarks_file(self, db: str, stem: str, flipped: bool) -> tuple[Path, str, bool] | None:
+    def _landmarks_file(self, db: str, stem: str, flipped: bool) -> tuple[str, str, bool] | None:
         """``(path, origin label, True if it is a _Flip file)`` of the face's ``_pts.mat``, or None."""
         name = f"{stem}_pts.mat"
         folders = ([db + FLIP_SUFFIX] if flipped else []) + [db]
         for folder in folders:
             relative = f"{LANDMARKS_DIR}/{folder}/{name}"
-            if os.path.isfile(path := safe_join(self.root, relative)):
+            if os.path.isfile(path := safe_join_text(self.root, relative)):
                 return path, f"{relative}:pts_3d", folder != db
         return None
 

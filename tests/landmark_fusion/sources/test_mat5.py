@@ -62,3 +62,26 @@ def test_what_it_leaves_to_scipy(tmp_path, samples_dir):
     v4 = tmp_path / "v4.mat"
     scipy.io.savemat(v4, {"pt2d": np.zeros((2, 68))}, format="4")
     assert read_numeric(v4.read_bytes(), ["pt2d"]) is None
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_positions_learned_from_one_file_never_change_another(tmp_path, compress):
+    """The positions remembered from a file are tried on the next: a file with its variables in
+    another order, or without one of them, or with another name there, still reads as scipy's."""
+    from landmark_fusion.sources import mat5
+
+    mat5._POSITIONS.clear()
+    rng = np.random.default_rng(1)
+    layouts = {"first": ["a", "b", "pose", "c", "roi"], "moved": ["roi", "a", "pose", "b", "c"],
+               "missing": ["a", "b", "pose", "c"], "renamed": ["a", "b", "posed", "c", "roi"]}
+    for label, order in [*layouts.items(), ("first", layouts["first"])]:
+        values = {name: rng.normal(size=(1, 3 + i)) for i, name in enumerate(order)}
+        path = tmp_path / f"{label}.mat"
+        scipy.io.savemat(path, values, do_compression=compress)  # variables in insertion order
+        arrays = read_numeric(path.read_bytes(), ["pose", "roi"])
+        assert arrays is not None
+        expected = {name: values[name] for name in ("pose", "roi") if name in values}
+        assert set(arrays) == set(expected), label
+        for name, value in expected.items():
+            np.testing.assert_array_equal(arrays[name], value)
+    assert mat5._POSITIONS[frozenset({"pose", "roi"})] == (2, 4)
