@@ -19,7 +19,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checked_cache import cached_scheme, cached_vocabulary, store_scheme, store_vocabulary
 from .folder import SCHEMES_DIR, VOCABULARY_FILE, list_schemes, resolved_folder, scheme_path, vocabulary_path
 from .problems import CorrespondenceError, Problem
 from .scheme import Scheme
@@ -53,6 +52,8 @@ def load_vocabulary(corr_dir: str | os.PathLike | None = None) -> Vocabulary:
 
 @functools.lru_cache(maxsize=16)
 def _load_vocabulary_cached(path: str, stamp: tuple[int, int]) -> Vocabulary:
+    from .checked_cache import cached_vocabulary, store_vocabulary  # (not in a build's workers)
+
     stored, key = cached_vocabulary(path)
     if stored is not None:
         return stored
@@ -83,6 +84,8 @@ def load_scheme(name: str, corr_dir: str | os.PathLike | None = None) -> Scheme:
 
 @functools.lru_cache(maxsize=64)
 def _load_scheme_cached(path: str, stamp: tuple[int, int], vocabulary: Vocabulary) -> Scheme:
+    from .checked_cache import cached_scheme, store_scheme
+
     stored, key = cached_scheme(path, vocabulary)
     if stored is not None:
         return stored
