@@ -126,8 +126,9 @@ class FaceTable:
     """The faces of a chunk as arrays, one group per scheme: what the checks, the unification and
     the landmarks' move into the crops do for all faces at once.
 
-    ``extents[i]`` is face ``i``'s checked extent or the error its points gave; ``targets[i]`` and
-    ``masks[i]`` (group arrays and a row) its unified points in the image's frame."""
+    ``extents[i]`` is face ``i``'s checked extent or the error its points gave; ``groups`` holds,
+    per scheme, the unified points (in the image's frame) and masks of its faces, and
+    ``where[i]`` face ``i``'s group and row there."""
 
     faces: list[RawFace]
     extents: list[Extent | Exception]
@@ -144,7 +145,8 @@ def face_table(faces: list[RawFace], landmark_names: tuple[str, ...]) -> FaceTab
 
     Faces of one scheme whose arrays have the scheme's shape are checked together
     (:func:`~..sources.base.usable_extents`); any face that fails there, or has arrays of another
-    shape, is checked alone by :func:`~..sources.base.check_points`, which names the problem."""
+    shape, is checked alone by :func:`~..sources.base.check_points`, which names the problem. A
+    scheme that cannot be loaded or unified rejects its own faces only, with that error."""
     extents: list[Extent | Exception | None] = [None] * len(faces)
     where = [(-1, -1)] * len(faces)
     by_scheme: dict[str, list[int]] = {}
@@ -152,19 +154,19 @@ def face_table(faces: list[RawFace], landmark_names: tuple[str, ...]) -> FaceTab
         by_scheme.setdefault(face.scheme, []).append(index)
     groups: list[tuple[np.ndarray, np.ndarray]] = []
     for scheme, indices in by_scheme.items():
-        expected = scheme_size(scheme)
-        stacked = [i for i in indices if np.shape(faces[i].points) == (expected, 2)
-                   and np.shape(faces[i].visible) == (expected,)]
-        if stacked:
-            points = np.array([faces[i].points for i in stacked], dtype=np.float64)
-            visible = np.array([faces[i].visible for i in stacked], dtype=bool)
-            boxes, usable = usable_extents(points, visible)
-            for row, (index, extent, ok) in enumerate(
-                    zip(stacked, boxes.tolist(), usable.tolist(), strict=True)):
+        try:
+            stacked, boxes, usable, group = _scheme_group(faces, scheme, indices, landmark_names)
+        except Exception as error:  # noqa: BLE001 - e.g. an unknown scheme (a reader bug)
+            for index in indices:
+                extents[index] = error
+            continue
+        if group is not None:
+            for row, (index, extent, ok) in enumerate(zip(stacked, boxes, usable, strict=True)):
                 where[index] = (len(groups), row)
                 if ok:
-                    extents[index] = tuple(extent)
-            groups.append(unify_many(points, visible, scheme, landmark_names))
+                    x_min, y_min, x_max, y_max = extent
+                    extents[index] = (x_min, y_min, x_max, y_max)
+            groups.append(group)
         for index in indices:
             if extents[index] is None:
                 try:
@@ -172,6 +174,22 @@ def face_table(faces: list[RawFace], landmark_names: tuple[str, ...]) -> FaceTab
                 except Exception as error:  # noqa: BLE001 - named per face by process_chunk
                     extents[index] = error
     return FaceTable(faces, extents, groups, where)  # type: ignore[arg-type]
+
+
+def _scheme_group(faces: list[RawFace], scheme: str, indices: list[int],
+                  landmark_names: tuple[str, ...]
+                  ) -> tuple[list[int], list[list[float]], list[bool], tuple[np.ndarray, np.ndarray] | None]:
+    """The faces of ``indices`` (one scheme) whose arrays have its shape, their extents and
+    whether each is usable, and their unified points and masks (None if no face has the shape)."""
+    expected = scheme_size(scheme)
+    stacked = [i for i in indices if np.shape(faces[i].points) == (expected, 2)
+               and np.shape(faces[i].visible) == (expected,)]
+    if not stacked:
+        return stacked, [], [], None
+    points = np.array([faces[i].points for i in stacked], dtype=np.float64)
+    visible = np.array([faces[i].visible for i in stacked], dtype=bool)
+    boxes, usable = usable_extents(points, visible)
+    return stacked, boxes.tolist(), usable.tolist(), unify_many(points, visible, scheme, landmark_names)
 
 
 def face_extent(face: RawFace) -> Extent:

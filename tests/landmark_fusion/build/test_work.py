@@ -119,6 +119,13 @@ def test_rejections_keep_the_items_order(real_face, context, monkeypatch):
     assert result.kept == [1]
 
 
+def test_a_scheme_that_cannot_be_loaded_rejects_its_faces_only(real_face, context, monkeypatch):
+    stray = replace(real_face, sample_id="stray", scheme="no_such_scheme")
+    result, _ = _run([stray, real_face], context, monkeypatch)
+    assert _reasons(result) == [("internal_error", "stray")] and result.kept == [1]
+    assert "no_such_scheme" in result.rejected[0][0].detail
+
+
 def test_rows_are_the_one_face_crop_and_unification(real_face, context, monkeypatch):
     """The rows made for all faces at once hold, bit for bit, what cropping and unifying each face
     alone gives: pixels (RGB), landmarks, mask, maps, normalising size, codes and names."""
