@@ -23,15 +23,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .scheme import Scheme
 from .vocabulary import Landmark, Vocabulary
 
 #: Bumped when the layout of an entry changes.
 ENTRY_VERSION = 1
+
+T = TypeVar("T")
 
 
 def cache_folder() -> Path | None:
@@ -76,6 +79,18 @@ def _read(key: str) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return entry if isinstance(entry, dict) and entry.get("key") == key else None
+
+
+def _stored(key: str, field: str, decode: Callable[[dict[str, Any]], T]) -> T | None:
+    """The loaded file of entry ``key`` (its ``field`` decoded), None where there is none or it is
+    not what it should be."""
+    entry = _read(key)
+    if entry is None:
+        return None
+    try:
+        return decode(entry[field])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _write(key: str, content: dict[str, Any]) -> None:
@@ -151,13 +166,7 @@ def cached_vocabulary(path: str) -> tuple[Vocabulary | None, str | None]:
     if data is None or cache_folder() is None:
         return None, None
     key = _key("vocabulary", (path, data))
-    entry = _read(key)
-    if entry is not None:
-        try:
-            return vocabulary_from(entry["vocabulary"], path), key
-        except (KeyError, TypeError, ValueError):
-            pass
-    return None, key
+    return _stored(key, "vocabulary", lambda content: vocabulary_from(content, path)), key
 
 
 def store_vocabulary(key: str | None, vocabulary: Vocabulary) -> None:
@@ -171,13 +180,7 @@ def cached_scheme(path: str, vocabulary: Vocabulary) -> tuple[Scheme | None, str
     if data is None or words is None or cache_folder() is None:
         return None, None
     key = _key("scheme", (vocabulary.path, words), (path, data))
-    entry = _read(key)
-    if entry is not None:
-        try:
-            return scheme_from(entry["scheme"], vocabulary, path), key
-        except (KeyError, TypeError, ValueError):
-            pass
-    return None, key
+    return _stored(key, "scheme", lambda content: scheme_from(content, vocabulary, path)), key
 
 
 def store_scheme(key: str | None, scheme: Scheme) -> None:
