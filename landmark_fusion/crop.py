@@ -76,6 +76,19 @@ def box_transform(x0: float, y0: float, side: float, size: int) -> np.ndarray:
                      [0.0, s, -s * y0 - 0.5]])
 
 
+def box_maps(boxes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`box_transform` and its inverse for many boxes at once: for (n, 3) boxes
+    ``(x0, y0, side)``, the (n,) scales ``s``, the (n, 2) shifts (image to crop: ``s·x + shift``)
+    and the (n, 2, 3) crop-to-image maps, the same numbers as :func:`crop_box_image`'s."""
+    x0, y0, side = boxes[:, 0], boxes[:, 1], boxes[:, 2]
+    scale = size / side
+    shift = np.stack([-scale * x0 - 0.5, -scale * y0 - 0.5], axis=1)
+    inverse = np.zeros((len(boxes), 2, 3))
+    inverse[:, 0, 0] = inverse[:, 1, 1] = 1.0 / scale
+    inverse[:, 0, 2], inverse[:, 1, 2] = x0 + 0.5 / scale, y0 + 0.5 / scale
+    return scale, shift, inverse
+
+
 def invert_affine(matrix: np.ndarray) -> np.ndarray:
     """Inverse of a (2, 3) affine map (closed form; raises ``ValueError`` if it is singular)."""
     (a, b, c), (d, e, f) = np.asarray(matrix, dtype=np.float64).tolist()
@@ -181,10 +194,9 @@ def crop_box_image(image: np.ndarray, x0: float, y0: float, side: float,
     the returned maps are in the full image's pixels. Works on any channel order (the pixels are
     only resampled).
     """
-    s = size / side
-    matrix = box_transform(x0, y0, side, size)
-    inverse = np.array([[1.0 / s, 0.0, x0 + 0.5 / s], [0.0, 1.0 / s, y0 + 0.5 / s]])
-    return Crop(resample_box(image, x0, y0, side, size, reduction), matrix, inverse, s)
+    scale, _, inverse = box_maps(np.array([[x0, y0, side]], dtype=np.float64), size)
+    return Crop(resample_box(image, x0, y0, side, size, reduction), box_transform(x0, y0, side, size),
+                inverse[0], float(scale[0]))
 
 
 def crop_face(image: np.ndarray, points: np.ndarray, visible: np.ndarray,
@@ -197,6 +209,13 @@ def crop_face(image: np.ndarray, points: np.ndarray, visible: np.ndarray,
 def norm_size(points: np.ndarray, visible: np.ndarray) -> float:
     """NME normaliser √(w·h) of the box of the visible points, in the points' own units."""
     return extent_norm_size(landmark_extent(points, visible))
+
+
+def extent_norm_sizes(extents: np.ndarray) -> np.ndarray:
+    """:func:`extent_norm_size` of (n, 4) extents."""
+    width = np.maximum(extents[:, 2] - extents[:, 0], 0.0)
+    height = np.maximum(extents[:, 3] - extents[:, 1], 0.0)
+    return np.sqrt(width * height)
 
 
 def extent_norm_size(extent: tuple[float, float, float, float]) -> float:

@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import unify as unify_module
 from ..correspondence import install_loaded, load_scheme
-from ..crop import box_around, reduction_for, resample_box
+from ..crop import box_around, box_maps, extent_norm_sizes, reduction_for, resample_box
 from ..imageio import decode_image
 from ..lifetime import end_with
 from ..paths import use_correspondences
@@ -236,15 +236,12 @@ def chunk_rows(table: FaceTable, kept: KeptFaces, images: np.ndarray, context: W
                ) -> dict[str, np.ndarray]:
     """The column batch of the kept faces (see :func:`~..shards.schema.stack_samples`): their
     landmarks moved into the crops, the maps back to the images and the normalising sizes, for
-    all rows at once (the crop map is a pure scale + shift, :func:`~..crop.box_transform`)."""
+    all rows at once (the crop map is a pure scale + shift, :func:`~..crop.box_maps`)."""
     n = len(kept.index)
     size = context.settings.crop_size
     batch = empty_batch(n, size, len(context.landmark_names), with_images=False)
     batch["images"] = images
-    boxes = np.array(kept.boxes, dtype=np.float64).reshape(n, 3)
-    x0, y0, side = boxes[:, 0], boxes[:, 1], boxes[:, 2]
-    scale = size / side
-    shift = np.stack([-scale * x0 - 0.5, -scale * y0 - 0.5], axis=1)
+    scale, shift, inverse = box_maps(np.array(kept.boxes, dtype=np.float64).reshape(n, 3), size)
     for group, (targets, masks) in enumerate(table.groups):
         rows = [r for r, i in enumerate(kept.index) if table.where[i][0] == group]
         if not rows:
@@ -255,12 +252,8 @@ def chunk_rows(table: FaceTable, kept: KeptFaces, images: np.ndarray, context: W
         batch["landmarks"][rows] = np.where(mask[..., None], moved, 0.0)
         batch["mask"][rows] = mask
     extents = np.array([table.extents[i] for i in kept.index], dtype=np.float64).reshape(n, 4)
-    width = np.maximum(extents[:, 2] - extents[:, 0], 0.0)
-    height = np.maximum(extents[:, 3] - extents[:, 1], 0.0)
-    batch["norm_size"][:] = scale * np.sqrt(width * height)
-    inverse = batch["crop_to_image"]
-    inverse[:, 0, 0] = inverse[:, 1, 1] = 1.0 / scale
-    inverse[:, 0, 2], inverse[:, 1, 2] = x0 + 0.5 / scale, y0 + 0.5 / scale
+    batch["norm_size"][:] = scale * extent_norm_sizes(extents)
+    batch["crop_to_image"][:] = inverse
     faces = [table.faces[i] for i in kept.index]
     batch["source"][:] = [context.source_codes[face.source] for face in faces]
     batch["scheme"][:] = [context.scheme_codes[face.scheme] for face in faces]
@@ -268,6 +261,13 @@ def chunk_rows(table: FaceTable, kept: KeptFaces, images: np.ndarray, context: W
     batch["split"][:] = [face.split for face in faces]
     batch["sample_id"][:] = [face.sample_id for face in faces]
     return batch
+
+
+def _chunk_images(slot: int | None, count: int, size: int) -> tuple[np.ndarray, bool]:
+    """Where a chunk's ``count`` crops go: ring ``slot`` where it has room (True), else a new array."""
+    if slot is not None and _RING is not None and count <= _RING.spec.rows:
+        return _RING.slot(slot)[:count], True
+    return np.empty((count, size, size, 3), dtype=np.uint8), False
 
 
 def process_chunk(tasks: list[tuple[str, Any]], slot: int | None = None) -> ChunkResult:
@@ -285,9 +285,7 @@ def process_chunk(tasks: list[tuple[str, Any]], slot: int | None = None) -> Chun
     table = face_table(faces, context.landmark_names)
     reductions = image_reductions(faces, table.extents, settings)
     size = settings.crop_size
-    ring = slot is not None and _RING is not None and len(faces) <= _RING.spec.rows
-    images = (_RING.slot(slot)[:len(faces)] if ring and _RING is not None and slot is not None
-              else np.empty((len(faces), size, size, 3), dtype=np.uint8))
+    images, ring = _chunk_images(slot, len(faces), size)
     scratch = np.empty((size, size, 3), dtype=np.uint8)
     kept_faces = KeptFaces()
     rejected: list[list[Rejected]] = []

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from landmark_fusion.crop import (
     MIN_SIDE,
     apply_affine,
+    box_maps,
     box_transform,
     crop_box_image,
     crop_face,
@@ -131,3 +132,15 @@ def test_resample_box_into_an_array_is_the_crop():
         expected = crop_box_image(image, *box, size=32).image
         assert resample_box(image, *box, 32, out=out) is out
         np.testing.assert_array_equal(out, expected)
+
+
+def test_box_maps_are_box_transform_and_its_inverse():
+    rng = np.random.default_rng(5)
+    boxes = np.column_stack([rng.uniform(-50, 400, 20), rng.uniform(-50, 400, 20),
+                             rng.uniform(8, 900, 20)])
+    scale, shift, inverse = box_maps(boxes, 160)
+    for i, (x0, y0, side) in enumerate(boxes):
+        matrix = box_transform(x0, y0, side, 160)
+        assert scale[i] == matrix[0, 0] == matrix[1, 1]
+        assert shift[i].tolist() == matrix[:, 2].tolist()
+        np.testing.assert_allclose(inverse[i], invert_affine(matrix), rtol=1e-12, atol=1e-9)
