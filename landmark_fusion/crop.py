@@ -25,10 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: Default crop side in pixels (the trainer takes 128-px inputs from it after augmentation).
-DEFAULT_SIZE = 160
-#: Default margin on each side of the landmark box, as a fraction of the box's longer side.
-DEFAULT_MARGIN = 0.25
+from .crop_defaults import DEFAULT_MARGIN, DEFAULT_SIZE
+
 #: Smallest box side in image pixels (faces with one or two visible points).
 MIN_SIDE = 8.0
 

@@ -342,8 +342,9 @@ def test_the_build_engines_never_import_the_work(edges: list[Edge]) -> None:
 
 #: Libraries the command line's start-up must not load: each costs tens to hundreds of milliseconds
 #: before ``--help`` answers (torch about 1 s), and pydantic with the scheme checks and the database
-#: registry are loaded on first use, so that a broken declaration is reported as one message.
-NOT_AT_START = ("torch", "cv2", "h5py", "pyarrow", "scipy", "matplotlib", "pandas", "onnx",
+#: registry are loaded on first use, so that a broken declaration is reported as one message. NumPy
+#: neither: ``fuse build`` starts its workers' server before it loads NumPy (build/forkserver.py).
+NOT_AT_START = ("torch", "numpy", "cv2", "h5py", "pyarrow", "scipy", "matplotlib", "pandas", "onnx",
                 "onnxruntime", "ray", "pydantic", "yaml", "landmark_fusion.sources.registry",
                 "landmark_fusion.correspondence.scheme_checks", "landmark_fusion.build")
 

@@ -15,10 +15,11 @@ Pixel convention: integer coordinates are pixel centres (0-based), a W-pixel ima
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
+from .augment_config import AugmentConfig
 from .augment_device import jitter_pixels
 
 OUTPUT_SIZE = 128
@@ -26,28 +27,6 @@ OUTPUT_SIZE = 128
 UNIFORMS = 8
 
 
-@dataclass(frozen=True)
-class AugmentConfig:
-    """Ranges of the random transforms (all drawn uniformly; flip with probability ``flip_prob``)."""
-
-    rotate_deg: float = 15.0
-    flip_prob: float = 0.5
-    scale_range: tuple[float, float] = (0.9, 1.1)
-    shift_frac: float = 0.05  # of the output size, per axis
-    brightness: float = 0.2   # multiplicative, 1 ± brightness
-    contrast: float = 0.2
-    saturation: float = 0.2
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @property
-    def photometric(self) -> bool:
-        """Whether any colour factor can differ from 1."""
-        return self.brightness > 0 or self.contrast > 0 or self.saturation > 0
-
-
-NO_AUGMENT = AugmentConfig(0.0, 0.0, (1.0, 1.0), 0.0, 0.0, 0.0, 0.0)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .augment import NO_AUGMENT, AugmentConfig
+from .augment_config import NO_AUGMENT, AugmentConfig
 from .errors import InputError
 
 #: Name of the resolved options in every run folder.

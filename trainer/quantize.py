@@ -15,10 +15,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from .errors import InputError
+
+if TYPE_CHECKING:  # NumPy is imported where it is used: `train` and `fuse` start without it
+    import numpy as np
 
 CALIBRATION_FACES = 256
 CALIBRATION_SPLIT = "train"
@@ -48,6 +50,8 @@ def test_rows(shards_path: str, split: str = TEST_SPLIT, option: str = "--int8-t
 
 def _batches(shards_path: str, rows: np.ndarray, batch: int = BATCH) -> Iterator[dict[str, np.ndarray]]:
     """The faces of ``rows`` as the network sees them in evaluation (no augmentation), in batches."""
+    import numpy as np
+
     from .data import ShardDataset
 
     dataset = ShardDataset(shards_path, rows)
@@ -60,6 +64,8 @@ def calibration_images(shards_path: str, split: str = CALIBRATION_SPLIT, faces: 
                        option: str = "--int8") -> np.ndarray:
     """(N,3,128,128) float32 network inputs: ``faces`` crops of ``split`` spread evenly over its rows
     (every source of the set is represented in proportion)."""
+    import numpy as np
+
     rows = _select(shards_path, split, option)
     pick = rows[np.unique(np.linspace(0, rows.size - 1, min(faces, rows.size)).round().astype(np.int64))]
     return np.concatenate([b["image"] for b in _batches(shards_path, pick)]).astype(np.float32)
@@ -133,6 +139,7 @@ def nme_change(float_onnx: str | Path, int8_onnx: str | Path, landmark_names: Se
                split: str = TEST_SPLIT, option: str = "--int8-test") -> NMEChange:
     """NME of both graphs on the ``split`` faces of ``shards_path``, on the landmarks the graph outputs
     that the shards have."""
+    import numpy as np
     import onnxruntime as ort
 
     from .data import open_shard_set

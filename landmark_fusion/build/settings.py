@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..crop import DEFAULT_MARGIN, DEFAULT_SIZE
+from ..crop_defaults import DEFAULT_MARGIN, DEFAULT_SIZE
 from ..shards.crops import DEFAULT_JPEG_QUALITY, RAW
 from ..sources.base import DEFAULT_MAX_PIXELS
 

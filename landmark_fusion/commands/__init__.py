@@ -66,7 +66,6 @@ class FuseGroup(click.Group):
 
     def invoke(self, ctx: click.Context):
         from landmark_fusion.lifetime import exit_status, signal_name, terminate_like_interrupt
-        from landmark_fusion.roots import RootsError
 
         try:
             with terminate_like_interrupt():
@@ -78,6 +77,7 @@ class FuseGroup(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise  # click's own (--help, usage errors, exit codes) pass as they are
         except Exception as error:
+            from landmark_fusion.roots import RootsError
             from landmark_fusion.sources.record import DatabaseRecordError
 
             if isinstance(error, DatabaseRecordError):  # $LANDMARK_FUSION_DATABASES: a bad module

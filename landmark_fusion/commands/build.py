@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from ..crop import DEFAULT_MARGIN, DEFAULT_SIZE
+from ..crop_defaults import DEFAULT_MARGIN, DEFAULT_SIZE
 
 #: Rows of a Parquet row group (``shards.parquet.ROW_GROUP_ROWS``, not imported: pyarrow-free
 #: ``--help``): parts end at row-group boundaries, so a resumed build writes the same bytes.

@@ -12,22 +12,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from landmark_fusion.correspondence import (
-    SCHEMES_DIR,
-    VOCABULARY_FILE,
-    CorrespondenceError,
-    Scheme,
-    canonical_landmarks,
-    list_schemes,
-    load_scheme,
-    load_vocabulary,
-    validate,
-)
 from landmark_fusion.paths import ENV_VAR, correspondences_dir
+
+if TYPE_CHECKING:
+    from landmark_fusion.correspondence import Scheme
+# The correspondence package (and NumPy with it) is imported inside the commands: `fuse` starts
+# without it, and `fuse build` starts its workers' server before loading it (commands/build.py).
 
 DOCS_BEGIN = "<!-- BEGIN GENERATED SCHEME LISTING (fuse corr docs) -->"
 DOCS_END = "<!-- END GENERATED SCHEME LISTING -->"
@@ -45,6 +39,8 @@ def corr_dir_option(command: Callable) -> Callable:
 
 def _load_or_exit(loader: Callable[..., T], *args: object) -> T:
     """Call a vocabulary loader; invalid data or an unknown scheme become a clean CLI error."""
+    from landmark_fusion.correspondence import CorrespondenceError
+
     try:
         return loader(*args)
     except CorrespondenceError as error:
@@ -80,6 +76,8 @@ def format_markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object
 
 def scheme_summary_rows(corr_dir: Path | None) -> list[list[object]]:
     """One row per scheme: name, databases, points, kept, expected, paper, dropped by rule 2 / 3."""
+    from landmark_fusion.correspondence import list_schemes, load_scheme
+
     rows = []
     for name in list_schemes(corr_dir):
         scheme = _load_or_exit(load_scheme, name, corr_dir)
@@ -111,6 +109,8 @@ def scheme_point_rows(scheme: Scheme) -> list[list[object]]:
 
 def scheme_listing_markdown(corr_dir: Path | None = None) -> str:
     """The generated part of docs/correspondences.md: a summary and every scheme's index table."""
+    from landmark_fusion.correspondence import canonical_landmarks, list_schemes, load_scheme, load_vocabulary
+
     vocabulary = _load_or_exit(load_vocabulary, corr_dir)
     parts = [
         "### Summary",
@@ -147,6 +147,8 @@ def corr() -> None:
 @corr_dir_option
 def list_command(corr_dir: Path | None) -> None:
     """Schemes with point counts, kept counts and drops by rule; the vocabulary size."""
+    from landmark_fusion.correspondence import canonical_landmarks, load_vocabulary
+
     vocabulary = _load_or_exit(load_vocabulary, corr_dir)
     click.echo(format_table(SUMMARY_HEADERS, scheme_summary_rows(corr_dir)))
     canonical = _load_or_exit(canonical_landmarks, None, corr_dir)
@@ -160,6 +162,8 @@ def list_command(corr_dir: Path | None) -> None:
 @corr_dir_option
 def show_command(scheme_name: str, markdown: bool, corr_dir: Path | None) -> None:
     """Every native index of SCHEME: its canonical name, or the drop rule and reason."""
+    from landmark_fusion.correspondence import load_scheme
+
     scheme = _load_or_exit(load_scheme, scheme_name, corr_dir)
     rows = scheme_point_rows(scheme)
     render = format_markdown_table if markdown else format_table
@@ -178,6 +182,8 @@ def validate_command(corr_dir: Path | None) -> None:
 
     Exits with status 1 when there is any problem.
     """
+    from landmark_fusion.correspondence import list_schemes, load_vocabulary, validate
+
     folder = correspondences_dir(corr_dir)
     problems = validate(folder)
     for problem in problems:
@@ -202,6 +208,7 @@ def init_command(folder: Path) -> None:
     import os
     import shutil
 
+    from landmark_fusion.correspondence import SCHEMES_DIR, VOCABULARY_FILE
     from landmark_fusion.correspondence.schema_files import SCHEMAS_DIR, write_schemas
     from landmark_fusion.facemodel.tables import MODELS_DIR
     from landmark_fusion.lifetime import process_tag

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from trainer.augment import NO_AUGMENT, AugmentConfig, augment_sample, resize_affine, transform_points
+from trainer.augment import augment_sample, resize_affine, transform_points
+from trainer.augment_config import NO_AUGMENT, AugmentConfig
 
 
 def dot_image(size, points):
