@@ -17,7 +17,6 @@ not finish its chunk within seconds.
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 from collections import deque
@@ -30,36 +29,12 @@ from ..lifetime import signals_deferred
 from .context import WorkerContext
 from .crop_ring import CropRing
 from .engine import Init, Work
+from .forkserver import start_method_context, start_server
 from .results import ChunkResult, crashed_chunk, failed_chunk
 from .tasks import Task
 
 #: Crops a ring slot holds per item of a chunk; a chunk with more faces sends them through the pipe.
 RING_ROWS_PER_ITEM = 2
-
-
-def start_method_context(preload: Sequence[str]) -> multiprocessing.context.BaseContext:
-    """The multiprocessing context of the build workers: ``forkserver`` (its server told to import
-    ``preload``; the list takes effect only when the server is first started) where the platform
-    has it, else ``spawn``. The server also imports the main module (as every spawned child would,
-    guarded by ``if __name__ == "__main__"``), once for all workers: for ``fuse`` that is the
-    command line's modules, which each worker otherwise imported again on its start."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(list(dict.fromkeys(["__main__", *preload])))
-    return context
-
-
-def start_server(work: Work, init: Init, preload: Sequence[str] = ()) -> None:
-    """Start the forkserver now, without waiting for it: its imports (about 0.7 s of CPU: NumPy,
-    OpenCV, pydantic, the readers) then run beside the building process's own start (scheme
-    validation, the output's creation) instead of after it, before the first worker can fork.
-    Nothing to do where the workers are spawned, or when the server already runs."""
-    context = start_method_context([work.__module__, init.__module__, *preload])
-    if context.get_start_method() == "forkserver":
-        from multiprocessing import forkserver
-
-        forkserver.ensure_running()
 
 
 class WorkerPool:
@@ -227,8 +202,9 @@ class ProcessPoolEngine:
         self.preload = tuple(preload)
 
     def start(self, work: Work, init: Init) -> None:
-        """Start the pool's server early (:func:`start_server`); :meth:`run` works without it."""
-        start_server(work, init, self.preload)
+        """Start the pool's server early (:func:`~.forkserver.start_server`: its imports run beside
+        the building process's own start); :meth:`run` works without it."""
+        start_server([work.__module__, init.__module__, *self.preload])
 
     def run(self, chunks: Iterable[list[Task]], work: Work, init: Init, context: WorkerContext
             ) -> Generator[ChunkResult, None, None]:

@@ -37,6 +37,7 @@ from ..unify import unify_many
 from .allocator import reuse_large_buffers
 from .context import WorkerContext
 from .crop_ring import CropRing
+from .forkserver import WORK_MODULES
 from .results import ChunkResult, internal_error, item_label
 from .settings import BuildSettings
 
@@ -49,9 +50,10 @@ _RING: CropRing | None = None
 
 
 def preload_modules(roots: list[Root]) -> list[str]:
-    """Modules a process pool's server imports once, so that every worker starts with them loaded.
+    """Modules a process pool's server imports once, so that every worker starts with them loaded:
+    :data:`~.forkserver.WORK_MODULES` (this module and OpenCV) and the readers of ``roots``.
 
-    Each worker would otherwise import OpenCV (about 0.15 s of CPU), ``unify`` and its readers
+    Each worker would otherwise import OpenCV (about 0.15 s of CPU), this module and its readers
     itself at the start of every build. The correspondence files come validated with the context,
     so neither PyYAML nor the checks (and pydantic, 0.1 s) are needed. Importing OpenCV in the server
     is fork-safe: its own thread pool is created only by the first parallel operation, which the
@@ -59,7 +61,7 @@ def preload_modules(roots: list[Root]) -> list[str]:
     import starts belongs to the bundled OpenBLAS, which shuts its threads down around ``fork``.
     """
     readers = {SOURCES[root.name].split(":")[0] for root in roots if root.name in SOURCES}
-    return [__name__, "cv2", load_scheme.__module__, unify_module.__name__, *sorted(readers)]
+    return [*WORK_MODULES, *sorted(readers)]
 
 
 def init_worker(context: WorkerContext) -> None:
