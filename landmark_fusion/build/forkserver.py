@@ -7,24 +7,53 @@ file, the correspondence files, the output's creation) instead of after it.
 """
 from __future__ import annotations
 
+import ast
 import multiprocessing
+import sys
 from collections.abc import Sequence
 
 #: What every build worker needs first: the per-face work (``build.work``, which imports the
 #: checks, unification, cropping and decoding it uses) and OpenCV (imported inside its functions).
 WORK_MODULES = ("landmark_fusion.build.work", "cv2")
+#: The loop every worker of a ``ProcessPoolExecutor`` runs, and what it unpickles its queues with.
+POOL_MODULES = ("concurrent.futures.process", "multiprocessing.synchronize", "multiprocessing.popen_forkserver")
+
+
+def main_imports() -> list[str]:
+    """The modules the main script imports at its top level (``import X``, ``from X import y``),
+    of those this process has loaded. A forkserver's worker runs the main script again before its
+    first task (as ``__mp_main__``): Python's server has never imported it for them even when told
+    to (``"__main__"`` in the preload list; CPython issue gh-126631, fixed after 3.13), so for
+    ``fuse`` each worker would import the whole command line (click, both stages' commands) on its
+    start. With these modules preloaded the script's run finds them loaded."""
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    if not path:
+        return []
+    try:
+        with open(path, "rb") as file:
+            tree = ast.parse(file.read(), path)
+    except (OSError, SyntaxError, ValueError):
+        return []
+    names: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append(node.module)
+    return [name for name in dict.fromkeys(names) if name in sys.modules]
 
 
 def start_method_context(preload: Sequence[str]) -> multiprocessing.context.BaseContext:
     """The multiprocessing context of the build workers: ``forkserver`` (its server told to import
     ``preload``; the list takes effect only when the server is first started) where the platform
-    has it, else ``spawn``. The server also imports the main module (as every spawned child would,
-    guarded by ``if __name__ == "__main__"``), once for all workers: for ``fuse`` that is the
-    command line's modules, which each worker otherwise imported again on its start."""
+    has it, else ``spawn``. The server also imports the pool's worker loop and what the main script
+    imports (:func:`main_imports`), once for all workers, and is asked for the main module itself
+    (``"__main__"``, which Pythons with gh-126631 fixed import)."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(list(dict.fromkeys(["__main__", *preload])))
+    context.set_forkserver_preload(list(dict.fromkeys(["__main__", *main_imports(), *POOL_MODULES,
+                                                       *preload])))
     return context
 
 
