@@ -19,7 +19,7 @@ class BuildSettings:
     workers: int = 0                  # 0 = in this process
     strict: bool = False
     compression: str | None = None   # HDF5 only: None or "lzf"
-    chunk_items: int = 32             # items per task sent to a worker
+    chunk_items: int = 64             # items per task sent to a worker
     part_rows: int = 2000             # Parquet only: rows per part (and between two checkpoints)
     progress: bool = True
     overwrite: bool = False           # replace an earlier output of the build (see output.py)
