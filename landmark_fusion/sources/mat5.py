@@ -124,6 +124,14 @@ def read_numeric(data: bytes, names: Iterable[str]) -> dict[str, np.ndarray] | N
     return result
 
 
+def _inflated_matrix(element: bytes, order: str) -> bytes | None:
+    """The ``miMATRIX`` body inside a compressed element's bytes (None if it holds another)."""
+    whole = zlib.decompress(element)
+    inner, inner_size, inner_start, _ = _tag(whole, 0, order)
+    body = whole[inner_start:inner_start + inner_size]
+    return body if inner == MI_MATRIX and len(body) == inner_size else None
+
+
 def _walk(data: bytes, order: str, wanted: frozenset[str], positions: tuple[int, ...] | None
           ) -> tuple[dict[str, np.ndarray], tuple[int, ...]] | None:
     """``(the wanted variables found, their element positions)``, reading only the elements at
@@ -139,7 +147,20 @@ def _walk(data: bytes, order: str, wanted: frozenset[str], positions: tuple[int,
         kind, size, start, following = _tag(data, pos, order)
         if start + size > end:
             return None
-        if positions is None or index in positions:
+        if positions is not None and index in positions:  # a wanted variable's place: inflated whole
+            if kind == MI_COMPRESSED:
+                body = _inflated_matrix(data[start:start + size], order)
+            elif kind == MI_MATRIX:
+                body = data[start:start + size]
+            else:
+                return None
+            if body is None or (name := _matrix_name(body, order)[0]) not in wanted:
+                return None
+            result[name] = _numeric(body, order)[1]
+            where.append(index)
+            if len(result) == len(wanted) or index == last:
+                break
+        elif positions is None:
             if kind == MI_COMPRESSED:
                 inflater = zlib.decompressobj()
                 head = inflater.decompress(data[start:start + size], HEAD_BYTES)
@@ -162,9 +183,7 @@ def _walk(data: bytes, order: str, wanted: frozenset[str], positions: tuple[int,
                     where.append(index)
             else:
                 return None
-            if positions is not None and name not in wanted:
-                return None
-            if len(result) == len(wanted) or index == last:
+            if len(result) == len(wanted):
                 break
         elif kind not in (MI_COMPRESSED, MI_MATRIX):
             return None
