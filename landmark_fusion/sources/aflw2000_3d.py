@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .aflw import MISSING_X, unmark_points
-from .base import RawFace, Rejected, check_points, safe_join
+from .base import RawFace, Rejected, check_points, safe_join_text
 from .layout import expect_layout, guarded, list_dirs, passes_rejections, require_image, walk_files
 from .matfiles import load_mat, optional_yaw
 
@@ -135,9 +135,10 @@ class AFLW2000Source:
         return guarded(self.name, self.sample_id(item), lambda: self._read(item))
 
     def _read(self, item: str) -> list[RawFace | Rejected]:
-        mat_path = safe_join(self.root, item)
-        image_name = Path(item).with_suffix(".jpg")
-        image_path = require_image(safe_join(self.root, image_name))
+        # the item is a root-relative POSIX name (walk_files): string operations, one Path per face
+        mat_path = safe_join_text(self.root, item)
+        image_name = os.path.splitext(item)[0] + ".jpg"
+        image_path = require_image(safe_join_text(self.root, image_name))
         notes: list[str] = []
         arrays = load_mat(mat_path, {"pt3d_68": (3, NUM_POINTS)},
                           {"Pose_Para": (1, 7), "pt2d": (2, None), "roi": (1, 4)}, notes)
@@ -156,10 +157,11 @@ class AFLW2000Source:
         yaw = optional_yaw(arrays, notes)
         if self.yaw_labels is not None:
             extra["fitted_yaw"] = yaw
-            yaw = self.yaw_labels.get(image_name.name, math.nan)
+            label = os.path.basename(image_name)
+            yaw = self.yaw_labels.get(label, math.nan)
             if not math.isfinite(yaw):
-                notes.append(f"{image_name.name} has no finite yaw label: yaw unknown")
+                notes.append(f"{label} has no finite yaw label: yaw unknown")
         if notes:
             extra["notes"] = notes
-        return [RawFace(self.name, image_name.as_posix(), image_path, self.scheme, points, visible,
+        return [RawFace(self.name, image_name, image_path, self.scheme, points, visible,
                         self.split, yaw=yaw, extra=extra)]
