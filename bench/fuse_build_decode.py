@@ -50,7 +50,7 @@ def compare(items, size: int, margin: float) -> dict[int, dict[str, list]]:
         full_s = time.perf_counter() - started
         reference = crop_box_image(full, *box, size).image
         started = time.perf_counter()
-        image, reduction, _ = decode_image(path, reduction=wanted)
+        image, reduction, _, _ = decode_image(path, reduction=wanted)
         reduced_s = time.perf_counter() - started
         crop = crop_box_image(image, *box, size, reduction=reduction).image
         diff = np.abs(reference.astype(np.int16) - crop.astype(np.int16))

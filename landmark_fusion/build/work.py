@@ -26,7 +26,7 @@ import numpy as np
 from .. import unify as unify_module
 from ..correspondence import install_loaded, load_scheme
 from ..crop import box_around, box_maps, extent_norm_sizes, reduction_for, resample_box
-from ..imageio import decode_image
+from ..imageio import Decoded, decode_image
 from ..lifetime import end_with
 from ..paths import use_correspondences
 from ..roots import Root
@@ -216,13 +216,16 @@ def image_reductions(faces: list[RawFace], extents: list[Extent | Exception],
     return reductions
 
 
-def crop_face(image: np.ndarray, box: tuple[float, float, float], settings: BuildSettings,
-              reduction: int, scratch: np.ndarray, out: np.ndarray) -> None:
-    """One face's crop of a decoded BGR image, written into ``out`` in RGB order (``scratch``: a
-    crop-sized array the BGR pixels are resampled into first)."""
+def crop_face(decoded: Decoded, box: tuple[float, float, float], settings: BuildSettings,
+              scratch: np.ndarray, out: np.ndarray) -> None:
+    """One face's crop of a decoded image, written into ``out`` in RGB order: resampled straight
+    into it from RGB pixels, from BGR ones into ``scratch`` (a crop-sized array) first."""
     import cv2
 
-    resample_box(image, *box, settings.crop_size, reduction, out=scratch)
+    if decoded.channels == "RGB":
+        resample_box(decoded.pixels, *box, settings.crop_size, decoded.reduction, out=out)
+        return
+    resample_box(decoded.pixels, *box, settings.crop_size, decoded.reduction, out=scratch)
     cv2.cvtColor(scratch, cv2.COLOR_BGR2RGB, dst=out)
 
 
@@ -296,7 +299,7 @@ def process_chunk(tasks: list[tuple[str, Any]], slot: int | None = None) -> Chun
     for item in records:
         before = len(kept_faces.index)
         rejections: list[Rejected] = []
-        decoded: dict[Path, tuple[np.ndarray, int, tuple[int, int]] | SourceError] = {}
+        decoded: dict[Path, Decoded | SourceError] = {}
         for face in item:
             if isinstance(face, Rejected):
                 rejections.append(face)
@@ -315,15 +318,13 @@ def process_chunk(tasks: list[tuple[str, Any]], slot: int | None = None) -> Chun
                     decoded[face.image_path] = image
                 if isinstance(image, SourceError):
                     raise image
-                pixels, reduction, full_size = image
-                check_within_image(extent, full_size, face.image_path)
+                check_within_image(extent, image.size, face.image_path)
                 if not table.has_canonical(index):
                     raise SourceError(NO_CANONICAL_POINTS,
                                       f"{face.image_path}: no visible point of scheme "
                                       f"{face.scheme} has a canonical name")
                 box = box_around(extent, settings.margin)
-                crop_face(pixels, box, settings, reduction, scratch,
-                          images[len(kept_faces.index)])
+                crop_face(image, box, settings, scratch, images[len(kept_faces.index)])
                 kept_faces.index.append(index)
                 kept_faces.boxes.append(box)
             except SourceError as error:

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ..imageio import simplejpeg_module
+
 RAW, JPEG = "raw", "jpeg"
 #: ``fuse build --crop-encoding`` choices.
 ENCODINGS = (RAW, JPEG)
@@ -61,15 +63,7 @@ def jpeg_decoder() -> str:
     else ``"opencv"``. Both run libjpeg-turbo with its default (accurate) IDCT and upsampling, so they give
     the same pixels; simplejpeg decodes into the batch's array in RGB directly, without OpenCV's
     per-call overhead and BGR→RGB pass (measured about 1.25–1.7× faster on 160² crops, docs/benchmarks.md)."""
-    return "simplejpeg" if _simplejpeg() is not None else "opencv"
-
-
-def _simplejpeg() -> Any:
-    try:
-        import simplejpeg
-    except ImportError:
-        return None
-    return simplejpeg
+    return "simplejpeg" if simplejpeg_module() is not None else "opencv"
 
 
 def decode_crops(blobs: Sequence[bytes | np.ndarray] | np.ndarray, size: int,
@@ -85,7 +79,7 @@ def decode_crops(blobs: Sequence[bytes | np.ndarray] | np.ndarray, size: int,
 
 
 def _decode_simplejpeg(blobs: Sequence[bytes | np.ndarray] | np.ndarray, size: int, out: np.ndarray) -> None:
-    simplejpeg = _simplejpeg()
+    simplejpeg = simplejpeg_module()
     for i, blob in enumerate(blobs):
         try:
             height, width, _, _ = simplejpeg.decode_jpeg_header(blob)

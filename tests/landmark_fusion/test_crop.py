@@ -108,7 +108,7 @@ def test_crop_from_a_reduced_decode_matches_the_full_one(samples_dir):
         factor = reduction_for(box[2], size)
         assert factor >= 2  # these faces span well over 96 px
         full = crop_box_image(decode_image(mat.with_suffix(".jpg"))[0], *box, size)
-        image, applied, _ = decode_image(mat.with_suffix(".jpg"), reduction=factor)
+        image, applied, _, _ = decode_image(mat.with_suffix(".jpg"), reduction=factor)
         reduced = crop_box_image(image, *box, size, reduction=applied)
         np.testing.assert_array_equal(reduced.image_to_crop, full.image_to_crop)
         np.testing.assert_array_equal(reduced.crop_to_image, full.crop_to_image)

@@ -70,10 +70,10 @@ def test_reduced_decode_of_a_real_jpeg(samples_dir):
     from landmark_fusion.imageio import decode_image
 
     path = samples_dir / "AFLW2000-3D/AFLW2000/image00050.jpg"
-    full, applied, size = decode_image(path)
+    full, applied, size, _ = decode_image(path)
     assert applied == 1 and size == (450, 450) and full.shape == (450, 450, 3)
     for factor in (2, 4, 8):
-        image, applied, size = decode_image(path, reduction=factor)
+        image, applied, size, _ = decode_image(path, reduction=factor)
         side = -(-450 // factor)
         assert applied == factor and size == (450, 450) and image.shape == (side, side, 3)
         # libjpeg's scaled decode is close to the block means of the full decode
@@ -85,5 +85,55 @@ def test_reduced_decode_of_a_real_jpeg(samples_dir):
 def test_reduced_decode_leaves_other_formats_whole(samples_dir):
     from landmark_fusion.imageio import decode_image
 
-    image, applied, size = decode_image(samples_dir / "300W/lfpw/trainset/image_0001.png", reduction=4)
-    assert applied == 1 and image.shape[:2] == (size[1], size[0])
+    image, applied, size, channels = decode_image(samples_dir / "300W/lfpw/trainset/image_0001.png",
+                                                  reduction=4)
+    assert applied == 1 and image.shape[:2] == (size[1], size[0]) and channels == "BGR"
+
+
+@pytest.mark.parametrize("reduction", [1, 2, 4, 8])
+def test_simplejpeg_and_opencv_give_the_same_pixels(samples_dir, reduction, monkeypatch):
+    """A JPEG decoded by simplejpeg in RGB is OpenCV's BGR decode in the other order, full and
+    reduced, on real photos (300W-LP, AFLW2000-3D, AFLW crops)."""
+    pytest.importorskip("simplejpeg")
+    from landmark_fusion import imageio
+
+    paths = (sorted(samples_dir.glob("300W-LP*/**/*.jpg"))[:4]
+             + sorted(samples_dir.glob("AFLW2000-3D/**/*.jpg"))[:4]
+             + sorted(samples_dir.glob("AFLW/**/*.jpg"))[:4])
+    assert len(paths) >= 8
+    for path in paths:
+        rgb = imageio.decode_image(path, reduction=reduction)
+        with monkeypatch.context() as patch:
+            patch.setattr(imageio, "simplejpeg_module", lambda: None)
+            bgr = imageio.decode_image(path, reduction=reduction)
+        assert (rgb.channels, bgr.channels) == ("RGB", "BGR")
+        assert (rgb.reduction, rgb.size) == (bgr.reduction, bgr.size)
+        np.testing.assert_array_equal(rgb.pixels, bgr.pixels[..., ::-1], err_msg=str(path))
+
+
+def test_a_cmyk_jpeg_decodes_alike_both_ways(tmp_path, monkeypatch):
+    pytest.importorskip("simplejpeg")
+    from landmark_fusion import imageio
+
+    path = tmp_path / "cmyk.jpg"
+    Image.new("CMYK", (24, 16), (0, 255, 255, 0)).save(path, quality=95)
+    rgb = imageio.decode_image(path)
+    monkeypatch.setattr(imageio, "simplejpeg_module", lambda: None)
+    bgr = imageio.decode_image(path)
+    np.testing.assert_array_equal(rgb.pixels, bgr.pixels[..., ::-1])
+    assert rgb.pixels[8, 12].tolist() == pytest.approx([255, 0, 0], abs=8)  # red
+
+
+def test_a_jpeg_simplejpeg_refuses_goes_to_opencv(samples_dir, monkeypatch):
+    """OpenCV stays the reference: a JPEG simplejpeg fails on is decoded by OpenCV, in BGR."""
+    from landmark_fusion import imageio
+
+    class Refusing:
+        @staticmethod
+        def decode_jpeg(*args, **kwargs):
+            raise ValueError("refused")
+
+    monkeypatch.setattr(imageio, "simplejpeg_module", lambda: Refusing)
+    decoded = imageio.decode_image(samples_dir / "AFLW2000-3D/AFLW2000/image00050.jpg")
+    assert decoded.channels == "BGR" and decoded.pixels.shape == (450, 450, 3)
+    assert read_image(samples_dir / "AFLW2000-3D/AFLW2000/image00050.jpg").shape == (450, 450, 3)

@@ -156,3 +156,26 @@ def test_rows_are_the_one_face_crop_and_unification(real_face, context, monkeypa
         assert rows["source"][i] == context.source_codes["300w"]
         assert rows["scheme"][i] == context.scheme_codes[face.scheme]
         assert rows["yaw"][i] == np.float32(face.yaw) or (np.isnan(face.yaw) and np.isnan(rows["yaw"][i]))
+
+
+def test_jpeg_rows_are_the_same_whichever_library_decodes(samples_dir, context, monkeypatch):
+    """A JPEG's crops come out bit for bit the same whether simplejpeg (RGB, no conversion of the
+    crop) or OpenCV (BGR, the crop converted) decodes it, at full size and reduced."""
+    pytest.importorskip("simplejpeg")
+    from landmark_fusion import imageio
+
+    reader = get_source("aflw2000_3d")(samples_dir / "AFLW2000-3D")
+    faces = [face for item in reader.items() if not isinstance(item, Rejected)
+             for face in reader.read(item) if isinstance(face, RawFace)][:3]
+    assert faces
+    for reduced in (False, True):
+        context.settings.reduced_decode = reduced
+        context.settings.crop_size = 48 if reduced else 160  # 48 px: these faces allow 1/2 or more
+        rgb, _ = _run(faces, context, monkeypatch)
+        with monkeypatch.context() as patch:
+            patch.setattr(imageio, "simplejpeg_module", lambda: None)
+            bgr, _ = _run(faces, context, monkeypatch)
+        assert rgb.kept == bgr.kept == [len(faces)]
+        assert rgb.rows is not None and bgr.rows is not None
+        for name in rgb.rows:
+            np.testing.assert_array_equal(rgb.rows[name], bgr.rows[name], err_msg=name)
