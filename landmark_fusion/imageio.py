@@ -9,11 +9,13 @@ crop of it is needed.
 Where simplejpeg is installed (the ``jpeg`` extra), JPEGs are decoded by it, straight to RGB:
 libjpeg-turbo with the same (accurate) IDCT, upsampling and DCT scaling as OpenCV's, so the same
 pixels, without OpenCV's per-call work or a BGR→RGB pass (about 4 % faster on 450² photos, and the
-crops need no colour conversion). Everything else, and any JPEG simplejpeg cannot decode (CMYK,
-damaged data), goes through OpenCV in its BGR order, which stays the reference for what is refused.
+crops need no colour conversion). Everything else, and any JPEG simplejpeg fails on (damaged
+data, a kind it does not read), goes through OpenCV in its BGR order, which stays the reference for
+what is refused.
 """
 from __future__ import annotations
 
+import functools
 import io
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -122,8 +124,10 @@ class Decoded(NamedTuple):
     channels: str
 
 
+@functools.cache
 def simplejpeg_module() -> Any:
-    """simplejpeg where it is installed (the ``jpeg`` extra), else None."""
+    """simplejpeg where it is installed (the ``jpeg`` extra), else None (looked for once: a failed
+    import searches the path again each time, about 30 µs)."""
     try:
         import simplejpeg
     except ImportError:
