@@ -154,9 +154,15 @@ def _walk(data: bytes, order: str, wanted: frozenset[str], positions: tuple[int,
                 body = data[start:start + size]
             else:
                 return None
-            if body is None or (name := _matrix_name(body, order)[0]) not in wanted:
+            if body is None:
                 return None
-            result[name] = _numeric(body, order)[1]
+            try:
+                name, value = _numeric(body, order)
+            except Unsupported:  # not what the remembered place held here: the caller walks
+                return None
+            if name not in wanted:
+                return None
+            result[name] = value
             where.append(index)
             if len(result) == len(wanted) or index == last:
                 break
