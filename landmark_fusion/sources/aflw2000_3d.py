@@ -128,7 +128,8 @@ class AFLW2000Source:
                                f"(the files lie directly in it); not read")
 
     def sample_id(self, item: str) -> str:
-        return Path(item).with_suffix(".jpg").as_posix()
+        """The image beside the ``.mat`` item (a root-relative POSIX name): same stem, ``.jpg``."""
+        return os.path.splitext(item)[0] + ".jpg"
 
     @passes_rejections
     def read(self, item: str) -> list[RawFace | Rejected]:
@@ -137,7 +138,7 @@ class AFLW2000Source:
     def _read(self, item: str) -> list[RawFace | Rejected]:
         # the item is a root-relative POSIX name (walk_files): string operations, one Path per face
         mat_path = safe_join_text(self.root, item)
-        image_name = os.path.splitext(item)[0] + ".jpg"
+        image_name = self.sample_id(item)
         image_path = require_image(safe_join_text(self.root, image_name))
         notes: list[str] = []
         arrays = load_mat(mat_path, {"pt3d_68": (3, NUM_POINTS)},
